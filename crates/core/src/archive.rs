@@ -1,0 +1,108 @@
+//! The in-memory DL4J archive: everything a `ModelSerializer` zip holds, format-agnostic.
+
+use crate::config::{Configuration, ModelKind};
+use crate::error::{Error, Result};
+use crate::layout::ParamLayout;
+use crate::nd4j::{Encoding, Nd4jArray};
+use crate::normalizer::Normalizer;
+use crate::tensor::DType;
+use crate::updater::UpdaterLayout;
+
+/// How `coefficients.bin` held the parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamsStorage {
+    /// An ND4J array (the normal case).
+    Array,
+    /// A 0-byte `coefficients.bin` for a parameter-less model, with `noParams.marker` (>= alpha)
+    /// or without it (0.x).
+    Empty { marker: bool },
+}
+
+/// Where an archive came from.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    /// Format id of the reader (`dl4j`, `safetensors`, ...).
+    pub format: String,
+    /// ND4J encoding generation of the source arrays, when the source was a DL4J zip.
+    pub encoding: Option<Encoding>,
+    /// Data type of the parameters.
+    pub dtype: DType,
+}
+
+/// A DL4J model archive.
+#[derive(Debug, Clone)]
+pub struct Archive {
+    pub config: Configuration,
+    /// The flat parameter vector (`[1, N]`, or `[N]` as M2.1 writes it).
+    pub params: Nd4jArray,
+    pub params_storage: ParamsStorage,
+    /// `updaterState.bin`, if saved.
+    pub updater_state: Option<Nd4jArray>,
+    pub normalizer: Option<Normalizer>,
+    /// `objects/<key>` entries: key -> exact bytes, in archive order.
+    pub objects: Vec<(String, Vec<u8>)>,
+    /// Any other entries (legacy `updater.bin`, `preprocessor.bin`, foreign files), in order.
+    pub unknown_entries: Vec<(String, Vec<u8>)>,
+    pub origin: Origin,
+}
+
+impl Archive {
+    pub fn kind(&self) -> ModelKind {
+        self.config.kind()
+    }
+
+    pub fn dtype(&self) -> DType {
+        self.params.tensor.dtype()
+    }
+
+    pub fn num_params(&self) -> usize {
+        self.params.tensor.len()
+    }
+
+    /// Parameter layout derived from the configuration.
+    pub fn layout(&self) -> Result<ParamLayout> {
+        ParamLayout::build(&self.config, self.num_params())
+    }
+
+    /// Updater-state layout, checked against the stored state (`None` without state).
+    pub fn updater_layout(&self) -> Result<Option<UpdaterLayout>> {
+        let Some(state) = &self.updater_state else {
+            return Ok(None);
+        };
+        let layout = self.layout()?;
+        UpdaterLayout::build(&self.config, &layout, state.tensor.len()).map(Some)
+    }
+
+    /// Describes the first difference to `other`, or `Ok` if both hold the same model:
+    /// identical configuration text, bit-identical parameters and updater state, the same
+    /// normalizer, byte-identical objects and unknown entries.
+    pub fn same_as(&self, other: &Archive) -> Result<()> {
+        let diff = |what: &str| Err(Error::Inconsistent(format!("archives differ: {what}")));
+        if self.config.text() != other.config.text() {
+            return diff("configuration.json text");
+        }
+        if self.params_storage != other.params_storage {
+            return diff("how coefficients.bin stores the parameters");
+        }
+        if !self.params.bit_eq(&other.params) {
+            return diff("parameters");
+        }
+        match (&self.updater_state, &other.updater_state) {
+            (None, None) => {}
+            (Some(a), Some(b)) if a.bit_eq(b) => {}
+            _ => return diff("updater state"),
+        }
+        match (&self.normalizer, &other.normalizer) {
+            (None, None) => {}
+            (Some(a), Some(b)) if a.same_as(b) => {}
+            _ => return diff("normalizer"),
+        }
+        if self.objects != other.objects {
+            return diff("objects");
+        }
+        if self.unknown_entries != other.unknown_entries {
+            return diff("unknown entries");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,33 @@
+//! The DL4J model-archive model, independent of any file format.
+//!
+//! * [`Archive`]: configuration, parameters, updater state, normalizer, extra objects and
+//!   unknown entries, plus where they came from.
+//! * [`config`]: `configuration.json` kept byte-exact, with typed read-only views.
+//! * [`layout`] / [`updater`]: where each parameter and each piece of optimizer state lives.
+//! * [`nd4j`], [`normalizer`]: DL4J's own binary encodings, shared by every format plugin.
+//! * [`plugin`]: the `Reader` / `Writer` traits and the format registry.
+
+pub mod archive;
+pub mod bytes;
+pub mod config;
+pub mod error;
+pub mod java_serial;
+pub mod layout;
+pub mod nd4j;
+pub mod normalizer;
+pub mod plugin;
+pub mod tensor;
+pub mod updater;
+
+pub use archive::{Archive, Origin, ParamsStorage};
+pub use config::{Configuration, ModelKind};
+pub use error::{Error, Result, ResultExt};
+pub use layout::{ParamEntry, ParamLayout};
+pub use nd4j::{Encoding, Nd4jArray};
+pub use normalizer::Normalizer;
+pub use plugin::{Format, Reader, WriteOptions, Writer};
+pub use tensor::{DType, Order, Tensor, TensorData};
+pub use updater::UpdaterLayout;
+
+/// Re-exported so plugins register with the same `inventory` version.
+pub use inventory;

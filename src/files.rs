@@ -1,0 +1,134 @@
+//! Reading and writing model files safely: inputs are only ever opened for reading, outputs are
+//! written to a temporary file in the target folder and renamed into place on success.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use dl4j_core::error::{Error, Result};
+use dl4j_core::plugin::{self, Format};
+use dl4j_core::{Archive, WriteOptions};
+
+/// Reads a model file; `from` names the format, otherwise it is detected.
+pub fn open(path: impl AsRef<Path>, from: Option<&str>) -> Result<(Archive, &'static Format)> {
+    let path = path.as_ref();
+    crate::formats();
+    let bytes = fs::read(path).map_err(|e| Error::io(path, e))?;
+    let format = match from {
+        Some(id) => plugin::by_id(id),
+        None => plugin::detect(&bytes, path),
+    }
+    .map_err(|e| e.in_file(path))?;
+    let reader = format.reader.ok_or_else(|| {
+        Error::Format(format!("the {} format cannot be read", format.id)).in_file(path)
+    })?;
+    let archive = reader.read(&bytes).map_err(|e| e.in_file(path))?;
+    Ok((archive, format))
+}
+
+/// Writes `archive` to `path` atomically; `to` names the format, otherwise the extension does.
+/// Without `force` an existing file is never replaced.
+pub fn save(
+    archive: &Archive,
+    path: impl AsRef<Path>,
+    to: Option<&str>,
+    options: &WriteOptions,
+    force: bool,
+) -> Result<&'static Format> {
+    let path = path.as_ref();
+    crate::formats();
+    let format = match to {
+        Some(id) => plugin::by_id(id),
+        None => plugin::for_output(path),
+    }
+    .map_err(|e| e.in_file(path))?;
+    let writer = format.writer.ok_or_else(|| {
+        Error::Format(format!("the {} format cannot be written", format.id)).in_file(path)
+    })?;
+    if !force && path.exists() {
+        return Err(Error::Refused("exists; pass --force to replace it".into()).in_file(path));
+    }
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".dl4j-")
+        .suffix(".tmp")
+        .tempfile_in(&dir)
+        .map_err(|e| Error::io(&dir, e))?;
+    {
+        let mut w = std::io::BufWriter::new(tmp.as_file_mut());
+        writer
+            .write(archive, &mut w, options)
+            .map_err(|e| e.in_file(path))?;
+        w.flush().map_err(|e| Error::io(path, e))?;
+    }
+    tmp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
+    if force {
+        tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    } else {
+        tmp.persist_noclobber(path)
+            .map_err(|e| Error::io(path, e.error))?;
+    }
+    Ok(format)
+}
+
+/// Options of `dl4j convert`.
+#[derive(Debug, Clone, Default)]
+pub struct ConvertOptions {
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub force: bool,
+    pub write: WriteOptions,
+}
+
+/// What a conversion did.
+pub struct Converted {
+    pub archive: Archive,
+    pub from: &'static Format,
+    pub to: &'static Format,
+}
+
+/// Converts `input` to `output`. Refuses `output == input` and, without `force`, an existing
+/// output; a failed run leaves no output and never touches the input.
+pub fn convert(
+    input: impl AsRef<Path>,
+    output: impl AsRef<Path>,
+    opts: &ConvertOptions,
+) -> Result<Converted> {
+    let (input, output) = (input.as_ref(), output.as_ref());
+    if same_file(input, output) {
+        return Err(Error::Refused("input and output are the same file".into()).in_file(output));
+    }
+    if !opts.force && output.exists() {
+        return Err(Error::Refused("exists; pass --force to replace it".into()).in_file(output));
+    }
+    let (archive, from) = open(input, opts.from.as_deref())?;
+    let to = save(
+        &archive,
+        output,
+        opts.to.as_deref(),
+        &opts.write,
+        opts.force,
+    )?;
+    Ok(Converted { archive, from, to })
+}
+
+/// Whether two paths name the same file (the second may not exist yet).
+fn same_file(a: &Path, b: &Path) -> bool {
+    let canon = |p: &Path| -> Option<PathBuf> {
+        if let Ok(c) = p.canonicalize() {
+            return Some(c);
+        }
+        let parent = match p.parent() {
+            Some(x) if !x.as_os_str().is_empty() => x.canonicalize().ok()?,
+            _ => std::env::current_dir().ok()?,
+        };
+        Some(parent.join(p.file_name()?))
+    };
+    match (canon(a), canon(b)) {
+        (Some(x), Some(y)) => x == y,
+        _ => false,
+    }
+}

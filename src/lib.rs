@@ -1,0 +1,23 @@
+//! `dl4j`: read, write and convert Deeplearning4j model archives.
+//!
+//! ```no_run
+//! let (archive, _format) = dl4j::open("model.zip", None)?;
+//! let layout = archive.layout()?;
+//! for p in layout.params() {
+//!     println!("{} {:?}", p.name, p.shape);
+//! }
+//! dl4j::save(&archive, "copy.zip", None, &dl4j::WriteOptions::default(), false)?;
+//! # Ok::<(), dl4j::Error>(())
+//! ```
+
+pub mod files;
+pub mod inspect;
+
+pub use dl4j_core::*;
+pub use files::{convert, open, save, ConvertOptions, Converted};
+
+/// The registered formats; calling this also keeps the built-in plugins linked in.
+pub fn formats() -> Vec<&'static Format> {
+    dl4j_native::link();
+    dl4j_core::plugin::formats()
+}

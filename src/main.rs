@@ -1,0 +1,151 @@
+//! The `dl4j` command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use dl4j::{ConvertOptions, Encoding, WriteOptions};
+
+#[derive(Parser)]
+#[command(
+    name = "dl4j",
+    version,
+    about = "Read, write and convert Deeplearning4j model archives"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Convert a model file to another file (format from magic bytes / extension, or --from/--to).
+    Convert {
+        input: PathBuf,
+        output: PathBuf,
+        /// Input format id (see `dl4j plugins`); detected when omitted.
+        #[arg(long)]
+        from: Option<String>,
+        /// Output format id; taken from OUT's extension when omitted.
+        #[arg(long)]
+        to: Option<String>,
+        /// Replace OUT if it exists.
+        #[arg(long)]
+        force: bool,
+        /// ND4J array encoding of written DL4J zips (default: keep the source's).
+        #[arg(long, value_enum)]
+        dl4j_encoding: Option<EncodingArg>,
+    },
+    /// Show what a model file holds.
+    Inspect {
+        file: PathBuf,
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Input format id; detected when omitted.
+        #[arg(long)]
+        from: Option<String>,
+    },
+    /// List the registered formats and what each reads and writes.
+    Plugins,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum EncodingArg {
+    /// JAVACPP, int32 lengths: readable by every DL4J release (float, double, half only).
+    Legacy,
+    /// LONG_SHAPE: DL4J 1.0.0-beta2 and later.
+    LongShape,
+    /// MIXED_DATA_TYPES: DL4J 1.0.0-beta4 and later; carries every dtype.
+    Modern,
+}
+
+impl From<EncodingArg> for Encoding {
+    fn from(e: EncodingArg) -> Encoding {
+        match e {
+            EncodingArg::Legacy => Encoding::Legacy,
+            EncodingArg::LongShape => Encoding::LongShape,
+            EncodingArg::Modern => Encoding::Modern,
+        }
+    }
+}
+
+fn run(cli: Cli) -> dl4j::Result<()> {
+    match cli.command {
+        Command::Convert {
+            input,
+            output,
+            from,
+            to,
+            force,
+            dl4j_encoding,
+        } => {
+            let opts = ConvertOptions {
+                from,
+                to,
+                force,
+                write: WriteOptions {
+                    dl4j_encoding: dl4j_encoding.map(Into::into),
+                },
+            };
+            let done = dl4j::convert(&input, &output, &opts)?;
+            let a = &done.archive;
+            eprintln!(
+                "{} ({}, {}, {} {} parameters) -> {} ({})",
+                input.display(),
+                done.from.id,
+                a.kind().name(),
+                a.num_params(),
+                a.dtype(),
+                output.display(),
+                done.to.id,
+            );
+            Ok(())
+        }
+        Command::Inspect { file, json, from } => {
+            let (archive, format) = dl4j::open(&file, from.as_deref())?;
+            let report = dl4j::inspect::report(&archive, format);
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).expect("JSON values serialize")
+                );
+            } else {
+                print!(
+                    "{}",
+                    dl4j::inspect::render(&file.display().to_string(), &report)
+                );
+            }
+            Ok(())
+        }
+        Command::Plugins => {
+            println!(
+                "{:<12}{:<7}{:<7}{:<14}description",
+                "format", "read", "write", "extensions"
+            );
+            for f in dl4j::formats() {
+                let yes = |b: bool| if b { "yes" } else { "no" };
+                println!(
+                    "{:<12}{:<7}{:<7}{:<14}{}",
+                    f.id,
+                    yes(f.reader.is_some()),
+                    yes(f.writer.is_some()),
+                    f.extensions.join(","),
+                    f.description
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("dl4j: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -274,7 +274,7 @@ fn check_available(r: &ByteReader, len: u64, size: usize, what: &str) -> Result<
     match need {
         Some(n) if n <= r.remaining() as u64 => Ok(len as usize),
         _ => Err(r.err(format!(
-            "{what} claims {len} elements of {size} bytes but only {} bytes follow",
+            "truncated or corrupt: {what} claims {len} elements of {size} bytes but only {} bytes follow",
             r.remaining()
         ))),
     }

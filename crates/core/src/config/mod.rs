@@ -67,8 +67,13 @@ impl Configuration {
             ));
         };
         let c = Configuration { text, value, kind };
-        // Validate the structure once so later views can rely on it.
+        // Validate the structure once so later views can rely on it: every node readable, and
+        // a graph without dangling inputs or cycles (whether or not an order is cached).
         c.nodes()?;
+        if let Some(g) = c.graph()? {
+            kahn_order(&g)?;
+            g.topological_order()?;
+        }
         Ok(c)
     }
 

@@ -1,0 +1,267 @@
+//! Bad input gets a clear one-line error naming the file and the problem: no panic, no output
+//! file, and the input is never touched.
+
+mod common;
+
+use std::ffi::OsStr;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use common::{dl4j, fixture, zip_entries};
+
+fn write_zip(path: &Path, entries: &[(String, Vec<u8>)]) {
+    let f = std::fs::File::create(path).unwrap();
+    let mut z = zip::ZipWriter::new(f);
+    for (name, data) in entries {
+        z.start_file(name.as_str(), zip::write::SimpleFileOptions::default())
+            .unwrap();
+        z.write_all(data).unwrap();
+    }
+    z.finish().unwrap();
+}
+
+/// A copy of a fixture with one entry replaced by `edit`.
+fn mutated(
+    dir: &Path,
+    name: &str,
+    src: &str,
+    entry: &str,
+    edit: impl Fn(&[u8]) -> Vec<u8>,
+) -> PathBuf {
+    let mut entries = zip_entries(&fixture(src));
+    let e = entries.iter_mut().find(|(n, _)| n == entry).unwrap();
+    e.1 = edit(&e.1);
+    let p = dir.join(name);
+    write_zip(&p, &entries);
+    p
+}
+
+/// Runs `inspect` and `convert` on a bad file and checks both fail cleanly.
+fn assert_rejected(input: &Path, needles: &[&str]) {
+    let before = std::fs::read(input).unwrap();
+    let out_dir = tempfile::tempdir().unwrap();
+    let output = out_dir.path().join("out.zip");
+    for args in [
+        vec![OsStr::new("inspect"), input.as_os_str()],
+        vec![OsStr::new("convert"), input.as_os_str(), output.as_os_str()],
+    ] {
+        let r = dl4j(&args);
+        let err = String::from_utf8_lossy(&r.stderr);
+        assert!(!r.status.success(), "{args:?} succeeded on bad input");
+        assert_eq!(r.status.code(), Some(1), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+        let name = input.file_name().unwrap().to_string_lossy();
+        assert!(err.contains(name.as_ref()), "error names the file: {err}");
+        for n in needles {
+            assert!(err.contains(n), "error mentions {n:?}: {err}");
+        }
+    }
+    assert!(!output.exists(), "no output file after a failed conversion");
+    assert_eq!(
+        std::fs::read_dir(out_dir.path()).unwrap().count(),
+        0,
+        "no temporary left behind"
+    );
+    assert_eq!(std::fs::read(input).unwrap(), before, "input untouched");
+}
+
+#[test]
+fn truncated_zip() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = std::fs::read(fixture(
+        "dl4j/0.8.0/080_ModelSerializer_Regression_LSTM_1.zip",
+    ))
+    .unwrap();
+    for cut in [bytes.len() / 2, bytes.len() - 10, 30] {
+        let p = dir.path().join(format!("truncated_{cut}.zip"));
+        std::fs::write(&p, &bytes[..cut]).unwrap();
+        assert_rejected(&p, &[]);
+    }
+}
+
+#[test]
+fn truncated_coefficients() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = mutated(
+        dir.path(),
+        "short_coefficients.zip",
+        "dl4j/1.0.0-beta7-SNAPSHOT/integration-tests/MLPMoon/Model_RANDOM_INIT_UNTRAINED.zip",
+        "coefficients.bin",
+        |b| b[..b.len() - 17].to_vec(),
+    );
+    assert_rejected(&p, &["coefficients.bin", "truncated"]);
+}
+
+#[test]
+fn length_field_claiming_2_pow_40_elements() {
+    let dir = tempfile::tempdir().unwrap();
+    // Modern encoding: the data buffer's int64 length follows its "MIXED_DATA_TYPES" mode string.
+    let p = mutated(
+        dir.path(),
+        "huge_length.zip",
+        "dl4j/1.0.0-beta7-SNAPSHOT/integration-tests/MLPMoon/Model_RANDOM_INIT_UNTRAINED.zip",
+        "coefficients.bin",
+        |b| {
+            let mode = b"\x00\x10MIXED_DATA_TYPES";
+            let second = b
+                .windows(mode.len())
+                .enumerate()
+                .filter(|(_, w)| *w == mode)
+                .nth(1)
+                .unwrap()
+                .0;
+            let mut v = b.to_vec();
+            let at = second + mode.len();
+            v[at..at + 8].copy_from_slice(&(1u64 << 40).to_be_bytes());
+            v
+        },
+    );
+    assert_rejected(&p, &["coefficients.bin", "1099511627776"]);
+
+    // Legacy encoding: int32 lengths, and a shape whose product overflows.
+    let p = mutated(
+        dir.path(),
+        "huge_shape.zip",
+        "dl4j/0.5.0/050_ModelSerializer_Regression_MLP_1.zip",
+        "coefficients.bin",
+        |b| {
+            let mut v = b.to_vec();
+            // shape info starts after "\0\x07JAVACPP" + i32 len + "\0\x03INT" = 18 bytes; [rank, d0, d1, ...]
+            v[18 + 4..18 + 8].copy_from_slice(&i32::MAX.to_be_bytes());
+            v[18 + 8..18 + 12].copy_from_slice(&i32::MAX.to_be_bytes());
+            v
+        },
+    );
+    assert_rejected(&p, &["coefficients.bin"]);
+}
+
+#[test]
+fn not_a_zip() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("model.zip");
+    std::fs::write(&p, b"this is a text file, not a model\n").unwrap();
+    assert_rejected(&p, &["zip"]);
+    let p = dir.path().join("model.weird");
+    std::fs::write(&p, b"\x00\x01\x02").unwrap();
+    assert_rejected(&p, &["not a recognised model file"]);
+    // A loose ND4J array is not a model either.
+    let p = dir.path().join("array.zip");
+    std::fs::copy(
+        fixture("dl4j/nd4j-arrays/legacy/NDArray_longshape_float.bin"),
+        &p,
+    )
+    .unwrap();
+    assert_rejected(&p, &[]);
+}
+
+#[test]
+fn zip_without_dl4j_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("other.zip");
+    write_zip(&p, &[("readme.txt".into(), b"hello".to_vec())]);
+    assert_rejected(&p, &["configuration.json"]);
+}
+
+#[test]
+fn computation_graph_with_a_cycle() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = mutated(
+        dir.path(),
+        "cycle.zip",
+        "dl4j/0.7.1/071_ModelSerializer_Regression_CG_LSTM_1.zip",
+        "configuration.json",
+        |b| {
+            let mut v: serde_json::Value = serde_json::from_slice(b).unwrap();
+            v["vertexInputs"]["0"] = serde_json::json!(["in", "2"]);
+            serde_json::to_vec_pretty(&v).unwrap()
+        },
+    );
+    assert_rejected(&p, &["cycle"]);
+}
+
+#[test]
+fn bad_configuration_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = mutated(
+        dir.path(),
+        "badjson.zip",
+        "dl4j/0.5.0/050_ModelSerializer_Regression_MLP_1.zip",
+        "configuration.json",
+        |b| b[..b.len() / 2].to_vec(),
+    );
+    assert_rejected(&p, &["configuration.json", "JSON"]);
+}
+
+#[test]
+fn parameter_count_mismatch_is_reported_not_fatal_for_inspect() {
+    // One element short: the configuration needs 41.
+    let dir = tempfile::tempdir().unwrap();
+    let src = fixture("dl4j/0.5.0/050_ModelSerializer_Regression_MLP_1.zip");
+    let (mut a, _) = dl4j::open(&src, None).unwrap();
+    let short = a.params.tensor.data().slice(0..40);
+    a.params.tensor = dl4j::Tensor::new(vec![1, 40], short).unwrap();
+    let p = dir.path().join("short.zip");
+    dl4j::save(&a, &p, None, &Default::default(), false).unwrap();
+    let r = dl4j(&[OsStr::new("inspect"), OsStr::new("--json"), p.as_os_str()]);
+    assert!(r.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+    let e = v["layout_error"].as_str().unwrap();
+    assert!(e.contains("41") && e.contains("40"), "{e}");
+}
+
+#[test]
+fn output_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = fixture("dl4j/0.5.0/050_ModelSerializer_Regression_MLP_1.zip");
+    let input = dir.path().join("in.zip");
+    std::fs::copy(&src, &input).unwrap();
+    let out = dir.path().join("out.zip");
+
+    // OUT == IN is refused, also when spelled differently.
+    let same = dir.path().join(".").join("in.zip");
+    let r = dl4j(&[
+        OsStr::new("convert"),
+        input.as_os_str(),
+        same.as_os_str(),
+        OsStr::new("--force"),
+    ]);
+    assert!(!r.status.success());
+    assert!(String::from_utf8_lossy(&r.stderr).contains("same file"));
+    assert_eq!(std::fs::read(&input).unwrap(), std::fs::read(&src).unwrap());
+
+    // An existing OUT needs --force.
+    std::fs::write(&out, b"keep me").unwrap();
+    let r = dl4j(&[OsStr::new("convert"), input.as_os_str(), out.as_os_str()]);
+    assert!(!r.status.success());
+    assert!(String::from_utf8_lossy(&r.stderr).contains("--force"));
+    assert_eq!(std::fs::read(&out).unwrap(), b"keep me");
+    let r = dl4j(&[
+        OsStr::new("convert"),
+        input.as_os_str(),
+        out.as_os_str(),
+        OsStr::new("--force"),
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let (a, _) = dl4j::open(&input, None).unwrap();
+    let (b, _) = dl4j::open(&out, None).unwrap();
+    a.same_as(&b).unwrap();
+
+    // An output format nobody writes is refused before anything is written.
+    let odd = dir.path().join("out.unknownext");
+    let r = dl4j(&[OsStr::new("convert"), input.as_os_str(), odd.as_os_str()]);
+    assert!(!r.status.success());
+    assert!(!odd.exists());
+}
+
+#[test]
+fn plugins_lists_the_native_format() {
+    let r = dl4j(&[OsStr::new("plugins")]);
+    assert!(r.status.success());
+    let text = String::from_utf8(r.stdout).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("dl4j "))
+        .expect("dl4j format listed");
+    assert!(line.contains("yes") && line.contains("zip"), "{line}");
+}

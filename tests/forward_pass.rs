@@ -1,0 +1,484 @@
+//! Forward passes over the parameter views, compared with the outputs DL4J itself saved.
+//!
+//! The math follows spec `dl4j-config-and-layers.md` §9 (Dense, Output, LSTM, GravesLSTM,
+//! RnnOutputLayer, VariationalAutoencoder inference) and §10 (activations). Everything is computed in
+//! f64 from the f32 parameters, so the differences measure DL4J's own f32 rounding plus any layout
+//! error; a wrong reshape order, offset or gate block shows up as differences of order 1e-2 or more.
+
+use std::path::{Path, PathBuf};
+
+use dl4j::{Archive, DType, ParamLayout};
+use ndarray::{s, Array1, Array2, Array3, ArrayD, Axis, Ix1, Ix2, Ix3};
+use serde_json::Value;
+
+/// `$DL4J_FIXTURES`, else `../shared/fixtures` next to the repository.
+fn fixtures() -> PathBuf {
+    match std::env::var_os("DL4J_FIXTURES") {
+        Some(p) => PathBuf::from(p),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures"),
+    }
+}
+
+fn fixture(rel: &str) -> PathBuf {
+    let p = fixtures().join(rel);
+    assert!(
+        p.exists(),
+        "fixture missing: {} (set DL4J_FIXTURES)",
+        p.display()
+    );
+    p
+}
+
+// ---------------------------------------------------------------------------------------------
+// Model access
+// ---------------------------------------------------------------------------------------------
+
+struct Model {
+    rel: String,
+    archive: Archive,
+    layout: ParamLayout,
+}
+
+impl Model {
+    fn open(rel: &str) -> Model {
+        let (archive, _fmt) =
+            dl4j::open(fixture(rel), None).unwrap_or_else(|e| panic!("{rel}: {e}"));
+        let layout = archive
+            .layout()
+            .unwrap_or_else(|e| panic!("{rel}: layout: {e}"));
+        assert!(layout.fully_known(), "{rel}: layout has unknown layers");
+        assert_eq!(layout.total, archive.num_params(), "{rel}: layout total");
+        Model {
+            rel: rel.to_string(),
+            archive,
+            layout,
+        }
+    }
+
+    /// Layer `i` of a MultiLayerNetwork: lower-cased type name and the layer's JSON body. Handles
+    /// both `{"@class": "...DenseLayer", ...}` and the legacy `{"dense": {...}}` wrapper.
+    fn layer(&self, i: usize) -> (String, &Value) {
+        let layer = &self.archive.config.value()["confs"][i]["layer"];
+        let (name, body) = typed(layer).unwrap_or_else(|| panic!("{}: layer {i}", self.rel));
+        (name.to_ascii_lowercase(), body)
+    }
+
+    fn num_layers(&self) -> usize {
+        self.archive.config.value()["confs"]
+            .as_array()
+            .map_or(0, Vec::len)
+    }
+
+    /// A parameter in its logical shape, widened to f64; its shape must be `shape`.
+    fn param(&self, name: &str, shape: &[usize]) -> ArrayD<f64> {
+        let p = self
+            .layout
+            .get(name)
+            .unwrap_or_else(|| panic!("{}: no parameter {name}", self.rel));
+        let flat = &self.archive.params.tensor;
+        let a = match self.archive.dtype() {
+            DType::F32 => self.layout.view::<f32>(p, flat).unwrap().mapv(f64::from),
+            DType::F64 => self.layout.view::<f64>(p, flat).unwrap().to_owned(),
+            d => panic!("{}: unexpected parameter dtype {d:?}", self.rel),
+        };
+        assert_eq!(a.shape(), shape, "{}: shape of {name}", self.rel);
+        a
+    }
+
+    fn mat(&self, name: &str, rows: usize, cols: usize) -> Array2<f64> {
+        self.param(name, &[rows, cols])
+            .into_dimensionality::<Ix2>()
+            .unwrap()
+    }
+
+    /// Biases: `[n]`, or `[1, n]` as some releases shape them.
+    fn bias(&self, name: &str, n: usize) -> Array1<f64> {
+        let p = self.layout.get(name).unwrap_or_else(|| panic!("no {name}"));
+        let shape = p.shape.clone();
+        assert_eq!(p.len(), n, "{}: length of {name}", self.rel);
+        assert!(
+            shape == [n] || shape == [1, n],
+            "{}: shape of {name} is {shape:?}",
+            self.rel
+        );
+        self.param(name, &shape)
+            .into_shape_with_order(n)
+            .unwrap()
+            .into_dimensionality::<Ix1>()
+            .unwrap()
+    }
+}
+
+/// Splits a polymorphic Jackson object into (simple type name, body).
+fn typed(v: &Value) -> Option<(String, &Value)> {
+    let obj = v.as_object()?;
+    if let Some(class) = obj.get("@class").and_then(Value::as_str) {
+        let simple = class.rsplit('.').next().unwrap_or(class);
+        return Some((simple.to_string(), v));
+    }
+    if obj.len() == 1 {
+        let (k, body) = obj.iter().next()?;
+        return Some((k.clone(), body));
+    }
+    None
+}
+
+fn int(body: &Value, key: &str) -> usize {
+    body.get(key)
+        .and_then(Value::as_f64)
+        .unwrap_or_else(|| panic!("missing {key}")) as usize
+}
+
+// ---------------------------------------------------------------------------------------------
+// Activations (spec §10)
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Act {
+    Identity,
+    Relu,
+    LeakyRelu(f64),
+    Tanh,
+    Sigmoid,
+    Softmax,
+}
+
+/// Reads an activation object (`{"@class": "...ActivationLReLU", "alpha": 0.01}` or the legacy
+/// `{"LReLU": {"alpha": 0.01}}`). Panics on anything this test does not implement.
+fn activation(v: Option<&Value>) -> Act {
+    let v = v.expect("activation missing");
+    let (name, body) = typed(v).unwrap_or_else(|| panic!("unreadable activation {v}"));
+    let name = name.strip_prefix("Activation").unwrap_or(&name).to_string();
+    match name.to_ascii_lowercase().as_str() {
+        "identity" => Act::Identity,
+        "relu" => {
+            // beta7+ fields; all null means plain max(x, 0).
+            for k in ["max", "negativeSlope", "threshold"] {
+                assert!(
+                    body.get(k).is_none_or(Value::is_null),
+                    "ReLU with {k} set is not implemented here: {v}"
+                );
+            }
+            Act::Relu
+        }
+        "lrelu" => Act::LeakyRelu(body.get("alpha").and_then(Value::as_f64).unwrap_or(0.01)),
+        "tanh" => Act::Tanh,
+        "sigmoid" => Act::Sigmoid,
+        "softmax" => Act::Softmax,
+        other => panic!("activation {other} not implemented in this test"),
+    }
+}
+
+fn sigmoid(x: f64) -> f64 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+/// Applies `act` to `[mb, n]` pre-activations (softmax over each row).
+fn apply(act: Act, mut z: Array2<f64>) -> Array2<f64> {
+    match act {
+        Act::Identity => {}
+        Act::Relu => z.mapv_inplace(|x| x.max(0.0)),
+        Act::LeakyRelu(a) => z.mapv_inplace(|x| if x < 0.0 { a * x } else { x }),
+        Act::Tanh => z.mapv_inplace(f64::tanh),
+        Act::Sigmoid => z.mapv_inplace(sigmoid),
+        Act::Softmax => {
+            for mut row in z.rows_mut() {
+                let m = row.fold(f64::NEG_INFINITY, |a, &b| a.max(b));
+                row.mapv_inplace(|x| (x - m).exp());
+                let sum = row.sum();
+                row /= sum;
+            }
+        }
+    }
+    z
+}
+
+/// `act(x·W + b)`.
+fn affine(x: &Array2<f64>, w: &Array2<f64>, b: &Array1<f64>, act: Act) -> Array2<f64> {
+    apply(act, x.dot(w) + b)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loose ND4J arrays and comparison
+// ---------------------------------------------------------------------------------------------
+
+fn read_array(rel: &str) -> ArrayD<f64> {
+    let bytes = std::fs::read(fixture(rel)).unwrap();
+    let a = dl4j::nd4j::read_array_exact(&bytes).unwrap_or_else(|e| panic!("{rel}: {e}"));
+    match a.tensor.dtype() {
+        DType::F32 => a.tensor.view::<f32>().unwrap().mapv(f64::from),
+        DType::F64 => a.tensor.view::<f64>().unwrap().to_owned(),
+        d => panic!("{rel}: unexpected dtype {d:?}"),
+    }
+}
+
+/// Max |got - want| and max |got - want| / max(1, |want|), after checking the shapes agree.
+fn diffs<D: ndarray::Dimension>(
+    got: &ndarray::Array<f64, D>,
+    want: &ndarray::Array<f64, D>,
+) -> (f64, f64) {
+    assert_eq!(got.shape(), want.shape(), "shape");
+    let mut abs = 0.0f64;
+    let mut rel = 0.0f64;
+    ndarray::Zip::from(got).and(want).for_each(|&g, &w| {
+        let d = (g - w).abs();
+        assert!(d.is_finite(), "non-finite value: got {g}, want {w}");
+        abs = abs.max(d);
+        rel = rel.max(d / w.abs().max(1.0));
+    });
+    (abs, rel)
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. MLPMoon: Dense(2->20, ReLU) -> Output(20->2, softmax)
+// ---------------------------------------------------------------------------------------------
+
+const MOON: &str = "dl4j/1.0.0-beta7-SNAPSHOT/integration-tests";
+
+/// The first `n` rows of the moon eval set: features (x1, x2), label column dropped.
+fn moon_features(n: usize) -> Array2<f64> {
+    let text =
+        std::fs::read_to_string(fixture(&format!("{MOON}/data/moon_data_eval.csv"))).unwrap();
+    let mut x = Array2::zeros((n, 2));
+    let mut rows = 0;
+    for (i, line) in text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .take(n)
+        .enumerate()
+    {
+        let cols: Vec<f64> = line.split(',').map(|c| c.trim().parse().unwrap()).collect();
+        assert_eq!(cols.len(), 3, "label,x1,x2: {line}");
+        x[[i, 0]] = cols[1];
+        x[[i, 1]] = cols[2];
+        rows += 1;
+    }
+    assert_eq!(rows, n);
+    x
+}
+
+#[test]
+fn mlp_moon_matches_dl4j_predictions() {
+    let m = Model::open(&format!("{MOON}/MLPMoon/Model_RANDOM_INIT_UNTRAINED.zip"));
+    assert_eq!(m.num_layers(), 2);
+
+    let (t0, l0) = m.layer(0);
+    let (t1, l1) = m.layer(1);
+    assert!(t0 == "denselayer" || t0 == "dense", "{t0}");
+    assert!(t1 == "outputlayer" || t1 == "output", "{t1}");
+    let (n_in, n_hidden, n_out) = (int(l0, "nin"), int(l0, "nout"), int(l1, "nout"));
+    assert_eq!((n_in, n_hidden, n_out), (2, 20, 2));
+    assert_eq!(int(l1, "nin"), n_hidden);
+    let act0 = activation(l0.get("activationFn"));
+    let act1 = activation(l1.get("activationFn"));
+    assert_eq!((act0, act1), (Act::Relu, Act::Softmax));
+    assert_eq!(l0.get("hasLayerNorm").and_then(Value::as_bool), Some(false));
+
+    let w0 = m.mat("0_W", n_in, n_hidden);
+    let b0 = m.bias("0_b", n_hidden);
+    let w1 = m.mat("1_W", n_hidden, n_out);
+    let b1 = m.bias("1_b", n_out);
+
+    let forward = |x: &Array2<f64>| affine(&affine(x, &w0, &b0, act0), &w1, &b1, act1);
+
+    for (file, rows) in [("output_0_0.bin", 1), ("output_1_0.bin", 10)] {
+        let want = read_array(&format!("{MOON}/MLPMoon/predictions/{file}"))
+            .into_dimensionality::<Ix2>()
+            .unwrap();
+        assert_eq!(want.shape(), [rows, n_out], "{file}");
+        let got = forward(&moon_features(rows));
+        let (abs, _) = diffs(&got, &want);
+        eprintln!("MLPMoon {file}: max abs diff {abs:.3e}");
+        assert!(
+            abs <= 1e-5,
+            "{file}: max abs diff {abs:e}\ngot\n{got}\nwant\n{want}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. VariationalAutoencoder: output() = pzxActivation(encoder(x) · pZXMeanW + pZXMeanb)
+// ---------------------------------------------------------------------------------------------
+
+fn check_vae(model: &str, input: &str, output: &str) {
+    let m = Model::open(model);
+    assert_eq!(m.num_layers(), 1);
+    let (t, l) = m.layer(0);
+    assert_eq!(t, "variationalautoencoder");
+    let n_in = int(l, "nin");
+    let n_out = int(l, "nout");
+    let enc: Vec<usize> = l["encoderLayerSizes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap() as usize)
+        .collect();
+    let act = activation(l.get("activationFn"));
+    let pzx_act = activation(l.get("pzxActivationFn"));
+    assert!(matches!(act, Act::LeakyRelu(a) if a == 0.01), "{act:?}");
+    assert_eq!(pzx_act, Act::Identity);
+
+    let x = read_array(input).into_dimensionality::<Ix2>().unwrap();
+    assert_eq!(x.ncols(), n_in);
+    let want = read_array(output).into_dimensionality::<Ix2>().unwrap();
+    assert_eq!(want.shape(), [x.nrows(), n_out]);
+
+    let mut h = x;
+    let mut prev = n_in;
+    for (i, &size) in enc.iter().enumerate() {
+        let w = m.mat(&format!("0_e{i}W"), prev, size);
+        let b = m.bias(&format!("0_e{i}b"), size);
+        h = affine(&h, &w, &b, act);
+        prev = size;
+    }
+    let w = m.mat("0_pZXMeanW", prev, n_out);
+    let b = m.bias("0_pZXMeanb", n_out);
+    let got = affine(&h, &w, &b, pzx_act);
+
+    let (abs, rel) = diffs(&got, &want);
+    eprintln!("{model}: max abs diff {abs:.3e}, max rel diff {rel:.3e}");
+    assert!(
+        rel <= 1e-4,
+        "{model}: max diff {abs:e} (relative {rel:e})\ngot row 0: {}\nwant row 0: {}",
+        got.row(0),
+        want.row(0)
+    );
+}
+
+#[test]
+fn vae_mean_matches_dl4j_output_b4() {
+    check_vae(
+        "dl4j/1.0.0-beta4/VaeMNISTAnomaly_100b4.bin",
+        "dl4j/1.0.0-beta4/VaeMNISTAnomaly_Input_100b4.bin",
+        "dl4j/1.0.0-beta4/VaeMNISTAnomaly_Output_100b4.bin",
+    );
+}
+
+#[test]
+fn vae_mean_matches_dl4j_output_b3() {
+    check_vae(
+        "dl4j/1.0.0-beta3/VaeMNISTAnomaly_100b3.bin",
+        "dl4j/1.0.0-beta3/VaeMNISTAnomaly_Input_100b3.bin",
+        "dl4j/1.0.0-beta3/VaeMNISTAnomaly_Output_100b3.bin",
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Character models: (Graves)LSTM -> (Graves)LSTM -> RnnOutputLayer(softmax), NCW [mb, f, T]
+// ---------------------------------------------------------------------------------------------
+
+/// One LSTM layer over `x` `[mb, nIn, T]` → `[mb, h, T]` (spec §9.13 / §9.14).
+fn lstm_layer(m: &Model, idx: usize, x: &Array3<f64>, peepholes: bool) -> Array3<f64> {
+    let (_, l) = m.layer(idx);
+    let (n_in, h) = (int(l, "nin"), int(l, "nout"));
+    assert_eq!(x.shape()[1], n_in, "layer {idx} nIn");
+    let act = activation(l.get("activationFn"));
+    // gateActivationFn missing means Sigmoid (spec §9.13).
+    let gate = l
+        .get("gateActivationFn")
+        .map_or(Act::Sigmoid, |g| activation(Some(g)));
+    assert_eq!((act, gate), (Act::Tanh, Act::Sigmoid), "layer {idx}");
+    if let Some(fmt) = l.get("rnnDataFormat").and_then(Value::as_str) {
+        assert_eq!(fmt, "NCW", "layer {idx}");
+    }
+
+    let w = m.mat(&format!("{idx}_W"), n_in, 4 * h);
+    let rw_cols = if peepholes { 4 * h + 3 } else { 4 * h };
+    let rw_all = m.mat(&format!("{idx}_RW"), h, rw_cols);
+    let b = m.bias(&format!("{idx}_b"), 4 * h);
+    let rw = rw_all.slice(s![.., 0..4 * h]).to_owned();
+    // Peephole weights: RW columns 4h (forget, c_{t-1}), 4h+1 (output, c_t), 4h+2 (input-mod, c_{t-1}).
+    let (w_ff, w_oo, w_gg) = if peepholes {
+        (
+            rw_all.column(4 * h).to_owned(),
+            rw_all.column(4 * h + 1).to_owned(),
+            rw_all.column(4 * h + 2).to_owned(),
+        )
+    } else {
+        let z = Array1::zeros(h);
+        (z.clone(), z.clone(), z)
+    };
+
+    let (mb, _, steps) = x.dim();
+    let mut out = Array3::zeros((mb, h, steps));
+    let mut h_prev = Array2::<f64>::zeros((mb, h));
+    let mut c_prev = Array2::<f64>::zeros((mb, h));
+    for t in 0..steps {
+        let xt = x.slice(s![.., .., t]);
+        let z = xt.dot(&w) + h_prev.dot(&rw) + &b; // [mb, 4h]
+        let a = apply(act, z.slice(s![.., 0..h]).to_owned());
+        let f = apply(gate, &z.slice(s![.., h..2 * h]) + &(&c_prev * &w_ff));
+        let i = apply(gate, &z.slice(s![.., 3 * h..4 * h]) + &(&c_prev * &w_gg));
+        let c = &f * &c_prev + &i * &a;
+        let o = apply(gate, &z.slice(s![.., 2 * h..3 * h]) + &(&c * &w_oo));
+        let ht = o * &apply(act, c.clone());
+        out.slice_mut(s![.., .., t]).assign(&ht);
+        h_prev = ht;
+        c_prev = c;
+    }
+    out
+}
+
+/// RnnOutputLayer over `[mb, nIn, T]` → `[mb, nOut, T]` (spec §9.18).
+fn rnn_output_layer(m: &Model, idx: usize, x: &Array3<f64>) -> Array3<f64> {
+    let (t, l) = m.layer(idx);
+    assert!(t == "rnnoutputlayer" || t == "rnnoutput", "{t}");
+    let (n_in, n_out) = (int(l, "nin"), int(l, "nout"));
+    let act = activation(l.get("activationFn"));
+    assert_eq!(act, Act::Softmax);
+    if let Some(fmt) = l.get("rnnDataFormat").and_then(Value::as_str) {
+        assert_eq!(fmt, "NCW");
+    }
+    let w = m.mat(&format!("{idx}_W"), n_in, n_out);
+    let b = m.bias(&format!("{idx}_b"), n_out);
+    let (mb, _, steps) = x.dim();
+    let mut out = Array3::zeros((mb, n_out, steps));
+    for t in 0..steps {
+        let y = affine(&x.slice(s![.., .., t]).to_owned(), &w, &b, act);
+        out.slice_mut(s![.., .., t]).assign(&y);
+    }
+    out
+}
+
+fn check_char_model(dir: &str, tag: &str, lstm_type: &str) {
+    let model = format!("{dir}/GravesLSTMCharModelingExample_{tag}.bin");
+    let m = Model::open(&model);
+    assert_eq!(m.num_layers(), 3);
+    let mut x = read_array(&format!(
+        "{dir}/GravesLSTMCharModelingExample_Input_{tag}.bin"
+    ))
+    .into_dimensionality::<Ix3>()
+    .unwrap();
+    let want = read_array(&format!(
+        "{dir}/GravesLSTMCharModelingExample_Output_{tag}.bin"
+    ))
+    .into_dimensionality::<Ix3>()
+    .unwrap();
+    for idx in 0..2 {
+        let (t, _) = m.layer(idx);
+        assert_eq!(t, lstm_type, "layer {idx}");
+        x = lstm_layer(&m, idx, &x, t == "graveslstm");
+    }
+    let got = rnn_output_layer(&m, 2, &x);
+
+    let (abs, _) = diffs(&got, &want);
+    eprintln!("{model}: max abs diff {abs:.3e}");
+    if abs > 1e-4 {
+        let d = (&got - &want).mapv(f64::abs);
+        for t in 0..got.dim().2 {
+            let dt = d.index_axis(Axis(2), t).fold(0.0f64, |a, &b| a.max(b));
+            eprintln!("  t={t}: max abs diff {dt:.3e}");
+        }
+    }
+    assert!(abs <= 1e-4, "{model}: max abs diff {abs:e}");
+}
+
+#[test]
+fn graves_lstm_char_model_matches_dl4j_output_100a() {
+    check_char_model("dl4j/1.0.0-alpha", "100a", "graveslstm");
+}
+
+#[test]
+fn lstm_char_model_matches_dl4j_output_100b6() {
+    check_char_model("dl4j/1.0.0-beta6", "100b6", "lstm");
+}

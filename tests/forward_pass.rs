@@ -193,6 +193,26 @@ fn apply(act: Act, mut z: Array2<f64>) -> Array2<f64> {
     z
 }
 
+/// The same memory as the f-ordered `w`, wrongly read in c order: a negative control showing
+/// that the comparison detects a reshape-order mistake.
+fn misread_c_order(w: &Array2<f64>) -> Array2<f64> {
+    let memory: Vec<f64> = w.t().iter().copied().collect();
+    Array2::from_shape_vec(w.dim(), memory).unwrap()
+}
+
+/// A deliberate error in the forward pass, to check that the tolerance discriminates.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Control {
+    /// The real computation.
+    Exact,
+    /// Input weights read in c order instead of f order.
+    COrderW,
+    /// Forget and output gate blocks swapped.
+    SwapForgetOutput,
+    /// GravesLSTM peepholes ignored.
+    NoPeepholes,
+}
+
 /// `act(x·W + b)`.
 fn affine(x: &Array2<f64>, w: &Array2<f64>, b: &Array1<f64>, act: Act) -> Array2<f64> {
     apply(act, x.dot(w) + b)
@@ -279,19 +299,27 @@ fn mlp_moon_matches_dl4j_predictions() {
     let w1 = m.mat("1_W", n_hidden, n_out);
     let b1 = m.bias("1_b", n_out);
 
-    let forward = |x: &Array2<f64>| affine(&affine(x, &w0, &b0, act0), &w1, &b1, act1);
+    let forward =
+        |x: &Array2<f64>, w0: &Array2<f64>| affine(&affine(x, w0, &b0, act0), &w1, &b1, act1);
 
     for (file, rows) in [("output_0_0.bin", 1), ("output_1_0.bin", 10)] {
         let want = read_array(&format!("{MOON}/MLPMoon/predictions/{file}"))
             .into_dimensionality::<Ix2>()
             .unwrap();
         assert_eq!(want.shape(), [rows, n_out], "{file}");
-        let got = forward(&moon_features(rows));
+        let x = moon_features(rows);
+        let got = forward(&x, &w0);
         let (abs, _) = diffs(&got, &want);
-        eprintln!("MLPMoon {file}: max abs diff {abs:.3e}");
+        // Negative control: the first weight matrix read in c order must clearly fail.
+        let (control, _) = diffs(&forward(&x, &misread_c_order(&w0)), &want);
+        eprintln!("MLPMoon {file}: max abs diff {abs:.3e} (c-order control {control:.3e})");
         assert!(
             abs <= 1e-5,
             "{file}: max abs diff {abs:e}\ngot\n{got}\nwant\n{want}"
+        );
+        assert!(
+            control > 1e-3,
+            "{file}: c-order control ({control:e}) is not discriminated"
         );
     }
 }
@@ -323,20 +351,34 @@ fn check_vae(model: &str, input: &str, output: &str) {
     let want = read_array(output).into_dimensionality::<Ix2>().unwrap();
     assert_eq!(want.shape(), [x.nrows(), n_out]);
 
-    let mut h = x;
-    let mut prev = n_in;
-    for (i, &size) in enc.iter().enumerate() {
-        let w = m.mat(&format!("0_e{i}W"), prev, size);
-        let b = m.bias(&format!("0_e{i}b"), size);
-        h = affine(&h, &w, &b, act);
-        prev = size;
-    }
-    let w = m.mat("0_pZXMeanW", prev, n_out);
-    let b = m.bias("0_pZXMeanb", n_out);
-    let got = affine(&h, &w, &b, pzx_act);
+    let forward = |control: Control| {
+        let mut h = x.clone();
+        let mut prev = n_in;
+        for (i, &size) in enc.iter().enumerate() {
+            let mut w = m.mat(&format!("0_e{i}W"), prev, size);
+            if i == 0 && control == Control::COrderW {
+                w = misread_c_order(&w);
+            }
+            let b = m.bias(&format!("0_e{i}b"), size);
+            h = affine(&h, &w, &b, act);
+            prev = size;
+        }
+        let w = m.mat("0_pZXMeanW", prev, n_out);
+        let b = m.bias("0_pZXMeanb", n_out);
+        affine(&h, &w, &b, pzx_act)
+    };
+    let got = forward(Control::Exact);
 
     let (abs, rel) = diffs(&got, &want);
-    eprintln!("{model}: max abs diff {abs:.3e}, max rel diff {rel:.3e}");
+    // Negative control: e0W read in c order must clearly fail.
+    let (_, control) = diffs(&forward(Control::COrderW), &want);
+    eprintln!(
+        "{model}: max abs diff {abs:.3e}, max rel diff {rel:.3e} (c-order control {control:.3e})"
+    );
+    assert!(
+        control > 1e-2,
+        "{model}: c-order control ({control:e}) is not discriminated"
+    );
     assert!(
         rel <= 1e-4,
         "{model}: max diff {abs:e} (relative {rel:e})\ngot row 0: {}\nwant row 0: {}",
@@ -368,7 +410,13 @@ fn vae_mean_matches_dl4j_output_b3() {
 // ---------------------------------------------------------------------------------------------
 
 /// One LSTM layer over `x` `[mb, nIn, T]` → `[mb, h, T]` (spec §9.13 / §9.14).
-fn lstm_layer(m: &Model, idx: usize, x: &Array3<f64>, peepholes: bool) -> Array3<f64> {
+fn lstm_layer(
+    m: &Model,
+    idx: usize,
+    x: &Array3<f64>,
+    peepholes: bool,
+    control: Control,
+) -> Array3<f64> {
     let (_, l) = m.layer(idx);
     let (n_in, h) = (int(l, "nin"), int(l, "nout"));
     assert_eq!(x.shape()[1], n_in, "layer {idx} nIn");
@@ -382,13 +430,16 @@ fn lstm_layer(m: &Model, idx: usize, x: &Array3<f64>, peepholes: bool) -> Array3
         assert_eq!(fmt, "NCW", "layer {idx}");
     }
 
-    let w = m.mat(&format!("{idx}_W"), n_in, 4 * h);
+    let mut w = m.mat(&format!("{idx}_W"), n_in, 4 * h);
+    if control == Control::COrderW {
+        w = misread_c_order(&w);
+    }
     let rw_cols = if peepholes { 4 * h + 3 } else { 4 * h };
     let rw_all = m.mat(&format!("{idx}_RW"), h, rw_cols);
     let b = m.bias(&format!("{idx}_b"), 4 * h);
     let rw = rw_all.slice(s![.., 0..4 * h]).to_owned();
     // Peephole weights: RW columns 4h (forget, c_{t-1}), 4h+1 (output, c_t), 4h+2 (input-mod, c_{t-1}).
-    let (w_ff, w_oo, w_gg) = if peepholes {
+    let (w_ff, w_oo, w_gg) = if peepholes && control != Control::NoPeepholes {
         (
             rw_all.column(4 * h).to_owned(),
             rw_all.column(4 * h + 1).to_owned(),
@@ -407,10 +458,14 @@ fn lstm_layer(m: &Model, idx: usize, x: &Array3<f64>, peepholes: bool) -> Array3
         let xt = x.slice(s![.., .., t]);
         let z = xt.dot(&w) + h_prev.dot(&rw) + &b; // [mb, 4h]
         let a = apply(act, z.slice(s![.., 0..h]).to_owned());
-        let f = apply(gate, &z.slice(s![.., h..2 * h]) + &(&c_prev * &w_ff));
+        let (f_block, o_block) = match control {
+            Control::SwapForgetOutput => (2 * h..3 * h, h..2 * h),
+            _ => (h..2 * h, 2 * h..3 * h),
+        };
+        let f = apply(gate, &z.slice(s![.., f_block]) + &(&c_prev * &w_ff));
         let i = apply(gate, &z.slice(s![.., 3 * h..4 * h]) + &(&c_prev * &w_gg));
         let c = &f * &c_prev + &i * &a;
-        let o = apply(gate, &z.slice(s![.., 2 * h..3 * h]) + &(&c * &w_oo));
+        let o = apply(gate, &z.slice(s![.., o_block]) + &(&c * &w_oo));
         let ht = o * &apply(act, c.clone());
         out.slice_mut(s![.., .., t]).assign(&ht);
         h_prev = ht;
@@ -444,7 +499,7 @@ fn check_char_model(dir: &str, tag: &str, lstm_type: &str) {
     let model = format!("{dir}/GravesLSTMCharModelingExample_{tag}.bin");
     let m = Model::open(&model);
     assert_eq!(m.num_layers(), 3);
-    let mut x = read_array(&format!(
+    let x = read_array(&format!(
         "{dir}/GravesLSTMCharModelingExample_Input_{tag}.bin"
     ))
     .into_dimensionality::<Ix3>()
@@ -454,12 +509,19 @@ fn check_char_model(dir: &str, tag: &str, lstm_type: &str) {
     ))
     .into_dimensionality::<Ix3>()
     .unwrap();
+    let peepholes = lstm_type == "graveslstm";
     for idx in 0..2 {
         let (t, _) = m.layer(idx);
         assert_eq!(t, lstm_type, "layer {idx}");
-        x = lstm_layer(&m, idx, &x, t == "graveslstm");
     }
-    let got = rnn_output_layer(&m, 2, &x);
+    let forward = |control: Control| {
+        let mut h = x.clone();
+        for idx in 0..2 {
+            h = lstm_layer(&m, idx, &h, peepholes, control);
+        }
+        rnn_output_layer(&m, 2, &h)
+    };
+    let got = forward(Control::Exact);
 
     let (abs, _) = diffs(&got, &want);
     eprintln!("{model}: max abs diff {abs:.3e}");
@@ -471,6 +533,25 @@ fn check_char_model(dir: &str, tag: &str, lstm_type: &str) {
         }
     }
     assert!(abs <= 1e-4, "{model}: max abs diff {abs:e}");
+
+    // The expected outputs are far from uniform, and each deliberate error misses by far more
+    // than the tolerance: the comparison really checks reshape order, gate order and peepholes.
+    let uniform = 1.0 / want.dim().1 as f64;
+    let spread = want.fold(0.0f64, |a, &v| a.max((v - uniform).abs()));
+    eprintln!("  max |expected - 1/nOut| = {spread:.3e}");
+    assert!(spread > 1e-2, "{model}: expected output is nearly uniform");
+    let mut controls = vec![Control::COrderW, Control::SwapForgetOutput];
+    if peepholes {
+        controls.push(Control::NoPeepholes);
+    }
+    for control in controls {
+        let (d, _) = diffs(&forward(control), &want);
+        eprintln!("  control {control:?}: max abs diff {d:.3e}");
+        assert!(
+            d > 1e-3,
+            "{model}: control {control:?} not discriminated ({d:e})"
+        );
+    }
 }
 
 #[test]

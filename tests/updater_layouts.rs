@@ -30,7 +30,11 @@ fn adam_pieces_have_the_parameter_shapes() {
             assert_eq!(names, ["m", "v"], "{rel} {}", p.name);
             assert_eq!(pieces[1].1.shape(), p.shape.as_slice());
             let v = pieces[1].1.to_f64_vec();
-            assert!(v.iter().all(|x| *x >= 0.0), "{rel} {}: negative second moment", p.name);
+            assert!(
+                v.iter().all(|x| *x >= 0.0),
+                "{rel} {}: negative second moment",
+                p.name
+            );
         }
     }
 }
@@ -39,7 +43,11 @@ fn adam_pieces_have_the_parameter_shapes() {
 fn fresh_rmsprop_state_holds_the_configured_epsilon() {
     // DL4J initialises RmsProp's E[g^2] with the updater's epsilon; this model was saved in
     // that state, so every piece of every parameter holds exactly the JSON's epsilon (as f32).
-    let (a, _) = dl4j::open(fixture("dl4j/1.0.0-alpha/GravesLSTMCharModelingExample_100a.bin"), None).unwrap();
+    let (a, _) = dl4j::open(
+        fixture("dl4j/1.0.0-alpha/GravesLSTMCharModelingExample_100a.bin"),
+        None,
+    )
+    .unwrap();
     let eps = a.config.value()["confs"][0]["layer"]["gravesLSTM"]["iupdater"]["epsilon"]
         .as_f64()
         .unwrap();
@@ -62,21 +70,40 @@ fn vae_pretrain_parameters_form_their_own_block() {
     let (a, _) = dl4j::open(fixture("dl4j/1.0.0-beta4/VaeMNISTAnomaly_100b4.bin"), None).unwrap();
     let ul = a.updater_layout().unwrap().unwrap();
     let first = 784 * 256 + 256 + 256 * 256 + 256 + 256 * 32 + 32;
-    let blocks: Vec<(usize, usize, usize)> = ul.blocks.iter().map(|b| (b.param_start, b.param_len, b.state_start)).collect();
-    assert_eq!(blocks, vec![(0, first, 0), (first, 558928 - first, 2 * first)]);
+    let blocks: Vec<(usize, usize, usize)> = ul
+        .blocks
+        .iter()
+        .map(|b| (b.param_start, b.param_len, b.state_start))
+        .collect();
+    assert_eq!(
+        blocks,
+        vec![(0, first, 0), (first, 558928 - first, 2 * first)]
+    );
 }
 
 #[test]
 fn one_adam_block_for_a_uniform_graph() {
     // beta6 bidirectional ComputationGraph: 4515 params, one Adam config -> one block of 9030.
-    let (a, _) = dl4j::open(fixture("dl4j/1.0.0-beta6/SyntheticBidirectionalRNNGraph_100b6.bin"), None).unwrap();
+    let (a, _) = dl4j::open(
+        fixture("dl4j/1.0.0-beta6/SyntheticBidirectionalRNNGraph_100b6.bin"),
+        None,
+    )
+    .unwrap();
     let layout = a.layout().unwrap();
     let ul = a.updater_layout().unwrap().unwrap();
     assert_eq!(ul.blocks.len(), 1);
     assert_eq!(ul.total, 9030);
-    let state = a.updater_state.as_ref().unwrap().tensor.as_slice::<f32>().unwrap();
+    let state = a
+        .updater_state
+        .as_ref()
+        .unwrap()
+        .tensor
+        .as_slice::<f32>()
+        .unwrap();
     let p = layout.get("out_W").unwrap();
-    let pieces = ul.param_state(&a.updater_state.as_ref().unwrap().tensor, p).unwrap();
+    let pieces = ul
+        .param_state(&a.updater_state.as_ref().unwrap().tensor, p)
+        .unwrap();
     // 'f'-ordered [64, 3]: element [i][j] is flat offset + i + 64 j; m first, v after all 4515.
     let m = pieces[0].1.as_slice::<f32>().unwrap();
     let v = pieces[1].1.as_slice::<f32>().unwrap();
@@ -101,7 +128,11 @@ fn cached_topological_order_equals_dl4j_kahn_order() {
 
 #[test]
 fn legacy_graph_uses_kahn_order_and_config_order_for_state() {
-    let (a, _) = dl4j::open(fixture("dl4j/0.7.1/071_ModelSerializer_Regression_CG_LSTM_1.zip"), None).unwrap();
+    let (a, _) = dl4j::open(
+        fixture("dl4j/0.7.1/071_ModelSerializer_Regression_CG_LSTM_1.zip"),
+        None,
+    )
+    .unwrap();
     let g = a.config.graph().unwrap().unwrap();
     assert!(g.cached_order.is_none());
     assert_eq!(g.topological_order().unwrap(), ["in", "0", "1", "2"]);

@@ -41,6 +41,17 @@ pub struct Format {
 
 inventory::collect!(Format);
 
+impl std::fmt::Debug for Format {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Format")
+            .field("id", &self.id)
+            .field("extensions", &self.extensions)
+            .field("reads", &self.reader.is_some())
+            .field("writes", &self.writer.is_some())
+            .finish()
+    }
+}
+
 /// All registered formats, sorted by id.
 pub fn formats() -> Vec<&'static Format> {
     let mut v: Vec<&'static Format> = inventory::iter::<Format>.into_iter().collect();

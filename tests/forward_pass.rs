@@ -7,29 +7,12 @@
 //! order, gate blocks or peephole columns swapped) and asserts that they miss by far more than the
 //! tolerance, so a pass really pins the layout down.
 
-use std::path::{Path, PathBuf};
+mod common;
 
+use common::fixture;
 use dl4j::{Archive, DType, ParamLayout};
 use ndarray::{s, Array1, Array2, Array3, ArrayD, Axis, Ix1, Ix2, Ix3};
 use serde_json::Value;
-
-/// `$DL4J_FIXTURES`, else `../shared/fixtures` next to the repository.
-fn fixtures() -> PathBuf {
-    match std::env::var_os("DL4J_FIXTURES") {
-        Some(p) => PathBuf::from(p),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures"),
-    }
-}
-
-fn fixture(rel: &str) -> PathBuf {
-    let p = fixtures().join(rel);
-    assert!(
-        p.exists(),
-        "fixture missing: {} (set DL4J_FIXTURES)",
-        p.display()
-    );
-    p
-}
 
 // ---------------------------------------------------------------------------------------------
 // Model access

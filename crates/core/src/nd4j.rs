@@ -741,4 +741,70 @@ mod tests {
         let e = read_array_exact(&b).unwrap_err().to_string();
         assert!(e.contains("1099511627776 elements"), "{e}");
     }
+
+    fn header(b: &mut Vec<u8>, mode: &str, len: i64, ty: &str) {
+        b.put_utf(mode).unwrap();
+        b.put_i64(len);
+        b.put_utf(ty).unwrap();
+    }
+
+    #[test]
+    fn compressed_and_utf8_buffers_are_refused_clearly() {
+        for (ty, word) in [("COMPRESSED", "COMPRESSED"), ("UTF8", "UTF8")] {
+            let mut b = Vec::new();
+            header(&mut b, "MIXED_DATA_TYPES", 6, "LONG");
+            for v in [1i64, 3, 1, 8192, 1, 99] {
+                b.put_i64(v);
+            }
+            header(&mut b, "MIXED_DATA_TYPES", 3, ty);
+            b.extend([0u8; 64]);
+            let e = read_array_exact(&b).unwrap_err();
+            assert!(matches!(e, Error::Unsupported(_)), "{e}");
+            assert!(e.to_string().contains(word), "{e}");
+        }
+    }
+
+    #[test]
+    fn nans_are_written_canonically_as_java_does() {
+        let odd32 = f32::from_bits(0x7fc0_1234);
+        let odd64 = f64::from_bits(0x7ff0_0000_0000_0001);
+        let mut out = Vec::new();
+        encode_be(&TensorData::F32(vec![odd32, -0.0]), &mut out);
+        encode_be(&TensorData::F64(vec![odd64]), &mut out);
+        assert_eq!(&out[..4], &[0x7f, 0xc0, 0, 0]);
+        assert_eq!(&out[4..8], &[0x80, 0, 0, 0], "negative zero kept");
+        assert_eq!(&out[8..], &0x7ff8_0000_0000_0000u64.to_be_bytes());
+    }
+
+    #[test]
+    fn every_dtype_round_trips_in_the_modern_encoding() {
+        for dtype in DType::ALL {
+            let bytes: Vec<u8> = (0..6 * dtype.size()).map(|i| (i * 7 + 1) as u8).collect();
+            let data = decode_be(dtype, &bytes);
+            let t = Tensor::new(vec![2, 3], data).unwrap();
+            let back = read_array_exact(
+                &array_to_bytes(&Nd4jArray::new(t.clone(), Encoding::Modern)).unwrap(),
+            )
+            .unwrap();
+            assert!(back.tensor.bit_eq(&t), "{dtype}");
+            assert_eq!(back.tensor.dtype(), dtype);
+        }
+    }
+
+    #[test]
+    fn legacy_int32_length_and_rank_checks() {
+        let mut b = Vec::new();
+        b.put_utf("JAVACPP").unwrap();
+        b.put_i32(8);
+        b.put_utf("INT").unwrap();
+        for v in [3i32, 1, 1, 1, 1] {
+            b.put_i32(v);
+        }
+        let e = read_array_exact(&b).unwrap_err().to_string();
+        assert!(e.contains("truncated"), "{e}");
+        let mut b = Vec::new();
+        b.put_utf("NOT_A_MODE").unwrap();
+        let e = read_array_exact(&b).unwrap_err().to_string();
+        assert!(e.contains("unknown allocation mode"), "{e}");
+    }
 }

@@ -615,3 +615,136 @@ fn add_pair<'a>(
     v.push((format!("{prefix}{}", names.0), &p.first));
     v.push((format!("{prefix}{}", names.1), &p.second));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nd4j::Encoding;
+    use crate::tensor::{Tensor, TensorData};
+
+    fn row(v: &[f32], enc: Encoding) -> Nd4jArray {
+        Nd4jArray::new(
+            Tensor::new(vec![1, v.len()], TensorData::F32(v.to_vec())).unwrap(),
+            enc,
+        )
+    }
+
+    fn pair(a: f32, enc: Encoding) -> StatsPair {
+        StatsPair {
+            first: row(&[a, a + 1.0], enc),
+            second: row(&[a * 2.0, a * 3.0], enc),
+        }
+    }
+
+    fn round_trip(n: &Normalizer) {
+        let bytes = n.to_bytes().unwrap();
+        let back = Normalizer::from_bytes(&bytes).unwrap();
+        assert!(back.same_as(n), "{}", n.type_name());
+        assert_eq!(back.to_bytes().unwrap(), bytes, "{}", n.type_name());
+    }
+
+    #[test]
+    fn multi_strategies_round_trip() {
+        for enc in [Encoding::Legacy, Encoding::LongShape, Encoding::Modern] {
+            round_trip(&Normalizer::MultiStandardize {
+                inputs: vec![pair(1.0, enc), pair(2.0, enc)],
+                outputs: Some(vec![pair(3.0, enc)]),
+            });
+            round_trip(&Normalizer::MultiStandardize {
+                inputs: vec![pair(1.0, enc)],
+                outputs: None,
+            });
+            round_trip(&Normalizer::MultiMinMax {
+                target_min: -1.0,
+                target_max: 1.0,
+                inputs: vec![pair(1.0, enc)],
+                outputs: Some(vec![pair(2.0, enc), pair(5.0, enc)]),
+            });
+            round_trip(&Normalizer::MultiHybrid {
+                input_stats: vec![
+                    (
+                        0,
+                        HybridStats::Standardize {
+                            mean: row(&[1.0], enc),
+                            std: row(&[2.0], enc),
+                        },
+                    ),
+                    (
+                        1,
+                        HybridStats::MinMax {
+                            lower: row(&[0.0], enc),
+                            upper: row(&[9.0], enc),
+                        },
+                    ),
+                ],
+                output_stats: vec![],
+                global_input: HybridStrategy::Standardize,
+                global_output: HybridStrategy::None,
+                per_input: vec![(
+                    1,
+                    HybridStrategy::MinMax {
+                        min_range: 0.0,
+                        max_range: 1.0,
+                    },
+                )],
+                per_output: vec![],
+            });
+        }
+    }
+
+    #[test]
+    fn multi_standardize_without_labels_writes_minus_one_outputs() {
+        let n = Normalizer::MultiStandardize {
+            inputs: vec![pair(1.0, Encoding::Modern)],
+            outputs: None,
+        };
+        let b = n.to_bytes().unwrap();
+        // header: UTF NORMALIZER (12) + version (4) + UTF MULTI_STANDARDIZE (19); then
+        // fitLabel, numInputs, numOutputs.
+        let at = 12 + 4 + 19;
+        assert_eq!(b[at], 0);
+        assert_eq!(&b[at + 1..at + 5], &1i32.to_be_bytes());
+        assert_eq!(&b[at + 5..at + 9], &(-1i32).to_be_bytes());
+    }
+
+    #[test]
+    fn java_serialized_and_unknown_types_are_kept_raw() {
+        let java = [
+            0xAC, 0xED, 0, 5, 0x73, 0x72, 0, 3, b'a', b'.', b'B', 1, 2, 3,
+        ];
+        let n = Normalizer::from_bytes(&java).unwrap();
+        assert_eq!(n.type_name(), "JAVA_SERIALIZED");
+        assert_eq!(n.class_name().as_deref(), Some("a.B"));
+        assert_eq!(n.to_bytes().unwrap(), java);
+
+        let mut other = Vec::new();
+        other.put_utf("NORMALIZER").unwrap();
+        other.put_i32(1);
+        other.put_utf("IMAGE_VGG16").unwrap();
+        other.extend([9, 9]);
+        let n = Normalizer::from_bytes(&other).unwrap();
+        assert_eq!(n.type_name(), "IMAGE_VGG16");
+        assert_eq!(n.to_bytes().unwrap(), other);
+    }
+
+    #[test]
+    fn bad_normalizers_are_rejected() {
+        let mut b = Vec::new();
+        b.put_utf("NORMALIZER").unwrap();
+        b.put_i32(2);
+        assert!(Normalizer::from_bytes(&b)
+            .unwrap_err()
+            .to_string()
+            .contains("version 2"));
+        let mut b = Vec::new();
+        b.put_utf("NORMALIZER").unwrap();
+        b.put_i32(1);
+        b.put_utf("MULTI_STANDARDIZE").unwrap();
+        b.put_bool(false);
+        b.put_i32(i32::MAX);
+        b.put_i32(-1);
+        let e = Normalizer::from_bytes(&b).unwrap_err().to_string();
+        assert!(e.contains("numInputs"), "{e}");
+        assert!(Normalizer::from_bytes(b"garbage").is_err());
+    }
+}

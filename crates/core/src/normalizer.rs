@@ -252,10 +252,7 @@ impl Normalizer {
         match self {
             Normalizer::Standardize { features, labels } => {
                 out.put_bool(labels.is_some());
-                put_pair(&mut out, features)?;
-                if let Some(l) = labels {
-                    put_pair(&mut out, l)?;
-                }
+                put_features_labels(&mut out, features, labels)?;
             }
             Normalizer::MinMax {
                 target_min,
@@ -266,10 +263,7 @@ impl Normalizer {
                 out.put_bool(labels.is_some());
                 out.put_f64(*target_min);
                 out.put_f64(*target_max);
-                put_pair(&mut out, features)?;
-                if let Some(l) = labels {
-                    put_pair(&mut out, l)?;
-                }
+                put_features_labels(&mut out, features, labels)?;
             }
             Normalizer::ImageMinMax {
                 min_range,
@@ -564,6 +558,15 @@ fn len_i32(n: usize) -> Result<i32> {
 fn put_pair(out: &mut Vec<u8>, p: &StatsPair) -> Result<()> {
     write_array(&p.first, out)?;
     write_array(&p.second, out)
+}
+
+fn put_features_labels(
+    out: &mut Vec<u8>,
+    features: &StatsPair,
+    labels: &Option<StatsPair>,
+) -> Result<()> {
+    put_pair(out, features)?;
+    labels.iter().try_for_each(|l| put_pair(out, l))
 }
 
 fn put_multi_counts(

@@ -109,6 +109,8 @@ pub fn updater_class(u: &UpdaterRef) -> Result<String> {
 /// A unit of the walk: a parameter (or unknown span) in `paramTable()` order.
 struct Unit<'a> {
     node: &'a str,
+    /// Offset of the parameter (or span) in the flat vector.
+    start: usize,
     len: usize,
     updater: &'a UpdaterRef,
     pretrain: bool,
@@ -142,12 +144,12 @@ impl UpdaterLayout {
             StateLayoutKind::PerParameter
         };
         let units = units(layout, kind, config)?;
-        let first = Self::build_with(config, layout, kind, &units, true)?;
+        let first = Self::build_with(kind, &units, true)?;
         if first.total == state_len || !units.iter().any(|u| u.frozen) {
             first.check_len(state_len)?;
             return Ok(first);
         }
-        let second = Self::build_with(config, layout, kind, &units, false)?;
+        let second = Self::build_with(kind, &units, false)?;
         second
             .check_len(state_len)
             .map_err(|_| first.check_len(state_len).expect_err("lengths differ"))?;
@@ -155,8 +157,6 @@ impl UpdaterLayout {
     }
 
     fn build_with(
-        config: &Configuration,
-        layout: &ParamLayout,
         kind: StateLayoutKind,
         units: &[Unit],
         frozen_noop: bool,
@@ -178,28 +178,26 @@ impl UpdaterLayout {
                         && (!(p.pretrain || u.pretrain)
                             || (p.pretrain && u.pretrain && p.node == u.node))
                 });
+            // Blocks cover flat positions in walk (paramTable) order, mapped 1:1 as DL4J does
+            // even where a layer's memory order differs; per-parameter state sits on the
+            // parameter itself, visited in configuration order.
+            let param_start = match kind {
+                StateLayoutKind::Blocks => param_off,
+                StateLayoutKind::PerParameter => u.start,
+            };
             match (combine, blocks.last_mut()) {
                 (true, Some(b)) => b.param_len += u.len,
                 _ => blocks.push(StateBlock {
                     updater: class,
                     pieces,
-                    param_start: param_off,
+                    param_start,
                     param_len: u.len,
                     state_start: state_off,
                 }),
             }
-            // Per-parameter layouts walk in a different order than the flat vector, so their
-            // param_start comes from the unit itself.
             param_off += u.len;
-            state_off = blocks
-                .iter()
-                .map(|b| b.state_start + b.state_len())
-                .max()
-                .unwrap_or(0);
+            state_off += pieces.len() * u.len;
             prev = Some(u);
-        }
-        if kind == StateLayoutKind::PerParameter {
-            fix_per_param_starts(&mut blocks, layout, config)?;
         }
         Ok(UpdaterLayout {
             kind,
@@ -342,6 +340,7 @@ fn units<'a>(
             if span.nodes.first() == Some(&l.node) && span.len > 0 {
                 out.push(Unit {
                     node: &l.node,
+                    start: span.offset,
                     len: span.len,
                     updater: &span.updater,
                     pretrain: false,
@@ -360,6 +359,7 @@ fn units<'a>(
             }
             out.push(Unit {
                 node: &l.node,
+                start: p.offset,
                 len: p.len(),
                 updater: &p.updater,
                 pretrain: p.pretrain,
@@ -369,44 +369,4 @@ fn units<'a>(
         }
     }
     Ok(out)
-}
-
-/// In the 0.5-0.8 layout each block is one parameter; point it at that parameter's real offset.
-fn fix_per_param_starts(
-    blocks: &mut [StateBlock],
-    layout: &ParamLayout,
-    config: &Configuration,
-) -> Result<()> {
-    let mut layers: Vec<&crate::layout::LayerLayout> = layout.layers.iter().collect();
-    if layout.kind == ModelKind::ComputationGraph {
-        let order: Vec<String> = config.nodes()?.into_iter().map(|n| n.name).collect();
-        layers.sort_by_key(|l| order.iter().position(|n| *n == l.node));
-    }
-    let mut starts = Vec::new();
-    for l in layers {
-        if let Some(span) = layout
-            .unknown
-            .as_ref()
-            .filter(|s| s.nodes.contains(&l.node))
-        {
-            if span.nodes.first() == Some(&l.node) && span.len > 0 {
-                starts.push(span.offset);
-            }
-            continue;
-        }
-        for key in &l.table {
-            if let Some(p) = l.params.iter().find(|p| &p.key == key && !p.is_empty()) {
-                starts.push(p.offset);
-            }
-        }
-    }
-    if starts.len() != blocks.len() {
-        return Err(Error::Inconsistent(
-            "per-parameter updater layout does not match the parameters".into(),
-        ));
-    }
-    for (b, s) in blocks.iter_mut().zip(starts) {
-        b.param_start = s;
-    }
-    Ok(())
 }

@@ -14,6 +14,7 @@ pub mod files;
 pub mod inspect;
 
 pub use dl4j_core::*;
+pub use dl4j_native;
 pub use files::{convert, open, save, ConvertOptions, Converted};
 
 /// The registered formats; calling this also keeps the built-in plugins linked in.

@@ -91,8 +91,18 @@ fn run(cli: Cli) -> dl4j::Result<()> {
             };
             let done = dl4j::convert(&input, &output, &opts)?;
             let a = &done.archive;
+            let target = if done.to.id == dl4j::dl4j_native::FORMAT_ID {
+                let e = opts.write.dl4j_encoding.unwrap_or(a.params.encoding());
+                format!(
+                    ", ND4J {} encoding, readable by {}",
+                    e.name(),
+                    e.readable_by()
+                )
+            } else {
+                String::new()
+            };
             eprintln!(
-                "{} ({}, {}, {} {} parameters) -> {} ({})",
+                "{} ({}, {}, {} {} parameters) -> {} ({}{target})",
                 input.display(),
                 done.from.id,
                 a.kind().name(),

@@ -1,6 +1,8 @@
 //! Layout rules that the fixtures do not exercise, on configurations written the way DL4J writes
 //! them (spec: binary §4-§5, config §6-§7). Expected values are worked out by hand from the spec.
 
+mod common;
+
 use dl4j::layout::ParamLayout;
 use dl4j::nd4j::{read_array_exact, Encoding, Nd4jArray};
 use dl4j::updater::{StateLayoutKind, UpdaterLayout};
@@ -370,4 +372,17 @@ fn legacy_entries_are_kept_as_unknown_entries() {
     let b = round_trip(&a);
     a.same_as(&b).unwrap();
     assert_eq!(b.unknown_entries.len(), 3);
+}
+
+#[test]
+fn stray_no_params_marker_next_to_real_coefficients_survives() {
+    let (mut a, _) = dl4j::open(
+        common::fixture("dl4j/0.5.0/050_ModelSerializer_Regression_MLP_1.zip"),
+        None,
+    )
+    .unwrap();
+    a.unknown_entries.push(("noParams.marker".into(), vec![]));
+    let b = round_trip(&a);
+    a.same_as(&b).unwrap();
+    assert_eq!(b.params_storage, ParamsStorage::Array);
 }

@@ -152,10 +152,11 @@ fn entries(archive: &Archive, target: Option<Encoding>) -> Result<Vec<(String, V
         v.push((format!("{OBJECTS_PREFIX}{key}"), data.clone()));
     }
     for (name, data) in &archive.unknown_entries {
-        if RESERVED.contains(&name.as_str())
-            || name.starts_with(OBJECTS_PREFIX)
-            || name.ends_with('/')
-        {
+        // A stray marker next to real coefficients is kept as it was found (DL4J ignores it).
+        let stray_marker =
+            name == NO_PARAMS_MARKER && archive.params_storage == ParamsStorage::Array;
+        let reserved = RESERVED.contains(&name.as_str()) && !stray_marker;
+        if reserved || name.starts_with(OBJECTS_PREFIX) || name.ends_with('/') {
             return Err(Error::Refused(format!(
                 "unknown entry {name:?} would clash with a DL4J entry name"
             )));

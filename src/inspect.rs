@@ -127,7 +127,8 @@ fn layers(archive: &Archive, layout: Option<&ParamLayout>) -> Value {
                         })
                         .collect::<Vec<_>>()
                         .into(),
-                    _ => Value::Null,
+                    // Unknown layouts list nothing; their extent is in `unknown_params`.
+                    _ => Value::Array(vec![]),
                 },
             );
             Value::Object(m)
@@ -276,7 +277,10 @@ pub fn render(file: &str, r: &Value) -> String {
         "shapes".to_string(),
     ]];
     for l in r["layers"].as_array().into_iter().flatten() {
-        let shapes = match l["params"].as_array() {
+        let shapes = match l["params"]
+            .as_array()
+            .filter(|_| l["known"] != Value::Bool(false))
+        {
             Some(ps) => ps
                 .iter()
                 .map(|p| {

@@ -471,8 +471,10 @@ fn layer_params_in(l: &LayerConf, variant: Variant, frozen: bool) -> R<Known> {
             LayerParams { memory, table }
         }
         "LastTimeStep" | "MaskZeroLayer" | "TimeDistributed" | "FrozenLayerWithBackprop" => {
+            // FrozenLayerWithBackprop writes `underlying` but DL4J also accepts `layer`.
             let inner = l
                 .inner("underlying")
+                .or_else(|| l.inner("layer"))
                 .ok_or_else(|| format!("{t} without \"underlying\""))?;
             return layer_params_in(&inner, variant, frozen);
         }

@@ -386,3 +386,37 @@ fn stray_no_params_marker_next_to_real_coefficients_survives() {
     a.same_as(&b).unwrap();
     assert_eq!(b.params_storage, ParamsStorage::Array);
 }
+
+#[test]
+fn windows_charset_configuration_round_trips_byte_for_byte() {
+    // DL4J on Windows writes configuration.json in windows-1252: "é" is the single byte 0xE9.
+    use std::io::Write;
+    let mut entries = common::zip_entries(&common::fixture(
+        "dl4j/0.5.0/050_ModelSerializer_Regression_MLP_1.zip",
+    ));
+    let text = String::from_utf8(entries[0].1.clone()).unwrap();
+    let mut bytes = text
+        .replacen("\"layerName\" : null", "\"layerName\" : \"caf\u{e9}\"", 1)
+        .into_bytes();
+    let at = bytes.windows(2).position(|w| w == "é".as_bytes()).unwrap();
+    bytes.splice(at..at + 2, [0xE9]);
+    entries[0].1 = bytes.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("win.zip");
+    let mut z = zip::ZipWriter::new(std::fs::File::create(&src).unwrap());
+    for (n, d) in &entries {
+        z.start_file(n.as_str(), zip::write::SimpleFileOptions::default())
+            .unwrap();
+        z.write_all(d).unwrap();
+    }
+    z.finish().unwrap();
+
+    let (a, _) = dl4j::open(&src, None).unwrap();
+    assert_eq!(a.config.charset(), dl4j::config::Charset::Latin1);
+    let nodes = a.config.nodes().unwrap();
+    assert_eq!(nodes[0].layer.as_ref().unwrap().layer_name(), Some("café"));
+    let out = dir.path().join("out.zip");
+    dl4j::save(&a, &out, None, &Default::default(), false).unwrap();
+    let written = common::zip_entries(&out);
+    assert_eq!(written[0].1, bytes, "configuration.json bytes unchanged");
+}

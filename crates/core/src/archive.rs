@@ -78,7 +78,9 @@ impl Archive {
     /// normalizer, byte-identical objects and unknown entries.
     pub fn same_as(&self, other: &Archive) -> Result<()> {
         let diff = |what: &str| Err(Error::Inconsistent(format!("archives differ: {what}")));
-        if self.config.text() != other.config.text() {
+        if self.config.text() != other.config.text()
+            || self.config.charset() != other.config.charset()
+        {
             return diff("configuration.json text");
         }
         if self.params_storage != other.params_storage {

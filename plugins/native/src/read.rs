@@ -70,14 +70,7 @@ fn from_entries(mut entries: Vec<(String, Vec<u8>)>) -> Result<Archive> {
             "no {CONFIGURATION} entry: not a DL4J model archive"
         ))
     })?;
-    let text = String::from_utf8(config_bytes).map_err(|e| {
-        Error::Config(format!(
-            "not UTF-8 text (byte {})",
-            e.utf8_error().valid_up_to()
-        ))
-        .in_entry(CONFIGURATION)
-    })?;
-    let config = Configuration::parse(text).in_entry(CONFIGURATION)?;
+    let config = Configuration::from_bytes(&config_bytes).in_entry(CONFIGURATION)?;
 
     let coeff = take(&mut entries, COEFFICIENTS).ok_or_else(|| {
         Error::Format(format!("no {COEFFICIENTS} entry: not a DL4J model archive"))

@@ -118,10 +118,7 @@ fn normalizer_bytes(n: &Normalizer, target: Option<Encoding>) -> Result<Vec<u8>>
 /// All entries in DL4J's order.
 fn entries(archive: &Archive, target: Option<Encoding>) -> Result<Vec<(String, Vec<u8>)>> {
     let mut v: Vec<(String, Vec<u8>)> = Vec::new();
-    v.push((
-        CONFIGURATION.into(),
-        archive.config.text().as_bytes().to_vec(),
-    ));
+    v.push((CONFIGURATION.into(), archive.config.to_bytes()));
     match archive.params_storage {
         ParamsStorage::Array => {
             v.push((

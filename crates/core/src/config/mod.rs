@@ -34,15 +34,51 @@ pub enum TypeStyle {
     Wrapper,
 }
 
+/// How `configuration.json` was encoded. DL4J writes it with the JVM's default charset: UTF-8
+/// on Linux and macOS, usually windows-1252 on Windows (differs only for non-ASCII names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Charset {
+    Utf8,
+    /// Not valid UTF-8: read byte for byte as ISO-8859-1 so it is written back unchanged.
+    Latin1,
+}
+
 /// The network configuration, kept byte-exact.
 #[derive(Debug, Clone)]
 pub struct Configuration {
     text: String,
+    charset: Charset,
     value: Value,
     kind: ModelKind,
 }
 
 impl Configuration {
+    /// Parses the entry's bytes: UTF-8 if valid, else single-byte text kept byte for byte.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Configuration> {
+        match std::str::from_utf8(bytes) {
+            Ok(s) => Configuration::parse(s),
+            Err(_) => {
+                let text: String = bytes.iter().map(|&b| b as char).collect();
+                let mut c = Configuration::parse(text)?;
+                c.charset = Charset::Latin1;
+                Ok(c)
+            }
+        }
+    }
+
+    /// The entry's bytes in the charset it was read with.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        match self.charset {
+            Charset::Utf8 => self.text.as_bytes().to_vec(),
+            // Every char came from one byte, so this is exact.
+            Charset::Latin1 => self.text.chars().map(|c| c as u32 as u8).collect(),
+        }
+    }
+
+    pub fn charset(&self) -> Charset {
+        self.charset
+    }
+
     /// Parses the JSON; the kind comes from `confs` (MultiLayerNetwork) or `vertices` (graph).
     pub fn parse(text: impl Into<String>) -> Result<Configuration> {
         let text = text.into();
@@ -66,7 +102,12 @@ impl Configuration {
                     .into(),
             ));
         };
-        let c = Configuration { text, value, kind };
+        let c = Configuration {
+            text,
+            charset: Charset::Utf8,
+            value,
+            kind,
+        };
         // Validate the structure once so later views can rely on it: every node readable, and
         // a graph without dangling inputs or cycles (whether or not an order is cached).
         c.nodes()?;

@@ -253,19 +253,40 @@ fn read_header(r: &mut ByteReader, what: &str) -> Result<BufferHeader> {
             format!("{what}: unknown allocation mode {mode:?} (not an ND4J array?)"),
         )
     })?;
-    let len = if alloc.long_length() {
-        r.i64(&format!("{what} length"))?
+    let (len, type_name) = if alloc.long_length() {
+        let len = r.i64(&format!("{what} length"))?;
+        (len, r.utf(&format!("{what} type"))?)
     } else {
-        r.i32(&format!("{what} length"))? as i64
+        // ND4J 1.0.0-beta2 re-wrote buffers read from legacy files with their legacy mode name
+        // but an int64 length: if the int32 reading gives no type name, try that.
+        let mark = r.clone();
+        let len = r.i32(&format!("{what} length"))? as i64;
+        match r.utf(&format!("{what} type")) {
+            Ok(t) if is_type_name(&t) => (len, t),
+            first => {
+                let mut retry = mark;
+                let long = retry.i64(&format!("{what} length")).ok();
+                match (long, long.and_then(|_| retry.utf("type").ok())) {
+                    (Some(l), Some(t)) if is_type_name(&t) => {
+                        *r = retry;
+                        (l, t)
+                    }
+                    _ => (len, first?),
+                }
+            }
+        }
     };
     let len = u64::try_from(len).map_err(|_| r.err(format!("{what}: negative length {len}")))?;
-    let type_name = r.utf(&format!("{what} type"))?;
     Ok(BufferHeader {
         alloc,
         len,
         type_name,
         offset,
     })
+}
+
+fn is_type_name(s: &str) -> bool {
+    DType::from_nd4j_name(s).is_some() || matches!(s, "COMPRESSED" | "UTF8")
 }
 
 /// Checks `len` elements of `size` bytes are really there before anything is allocated.
@@ -806,5 +827,23 @@ mod tests {
         b.put_utf("NOT_A_MODE").unwrap();
         let e = read_array_exact(&b).unwrap_err().to_string();
         assert!(e.contains("unknown allocation mode"), "{e}");
+    }
+
+    #[test]
+    fn beta2_legacy_mode_with_long_length_is_read() {
+        let mut b = Vec::new();
+        b.put_utf("JAVACPP").unwrap();
+        b.put_i64(8);
+        b.put_utf("INT").unwrap();
+        for v in [2i32, 1, 2, 1, 1, 0, 1, 99] {
+            b.put_i32(v);
+        }
+        b.put_utf("JAVACPP").unwrap();
+        b.put_i64(2);
+        b.put_utf("FLOAT").unwrap();
+        b.extend(1.5f32.to_be_bytes());
+        b.extend((-2f32).to_be_bytes());
+        let a = read_array_exact(&b).unwrap();
+        assert_eq!(a.tensor.as_slice::<f32>().unwrap(), &[1.5, -2.0]);
     }
 }

@@ -4,14 +4,23 @@
 //! order. Layers of unknown classes (user layers) do not stop the layout: their extent is what the
 //! known layers leave over, reported as an [`UnknownSpan`].
 
+mod batchnorm;
+mod convolution;
+mod feedforward;
 pub mod layers;
+mod recurrent;
+mod samediff;
+pub mod spec;
+mod variational;
+mod wrappers;
 
 use ndarray::ArrayViewD;
 
 use crate::config::{Configuration, LayerConf, ModelKind, Node};
 use crate::error::{Error, Result};
 use crate::tensor::{view_segment, Element, Order, Tensor, TensorData};
-pub use layers::{layer_params, Known, LayerParams, ParamSpec, UpdaterRef, Variant};
+pub use layers::layer_params;
+pub use spec::{Known, LayerParams, ParamSpec, UpdaterRef, Variant};
 
 /// Vertex types that never hold parameters.
 const PARAMLESS_VERTICES: &[&str] = &[
@@ -300,7 +309,7 @@ fn build_variant(
                     Some(LayerParams::default())
                 } else {
                     vertex_view(n)
-                        .map(|view| layers::vertex_params(&view, v == "FrozenVertex"))
+                        .map(|view| samediff::vertex_params(&view, v == "FrozenVertex"))
                         .transpose()
                         .map_err(|e| Error::Config(format!("vertex {:?}: {e}", n.name)))?
                         .flatten()

@@ -1,11 +1,53 @@
-//! ComputationGraph topological order exactly as DL4J computes it when the file has no cached
-//! order: Kahn's algorithm over Java `HashMap` / `HashSet<Integer>` collections, whose iteration
-//! order we reproduce (bucket = index & (capacity - 1), ties in insertion order).
+//! ComputationGraph topology and the order DL4J flattens its parameters in.
+//!
+//! Without a cached order DL4J runs Kahn's algorithm over Java `HashMap` / `HashSet<Integer>`
+//! collections; we reproduce their iteration order (bucket = index & (capacity - 1), ties in
+//! insertion order).
 
 use std::collections::VecDeque;
 
-use super::GraphConf;
 use crate::error::{Error, Result};
+
+/// ComputationGraph topology.
+#[derive(Debug, Clone)]
+pub struct GraphConf {
+    pub inputs: Vec<String>,
+    pub outputs: Vec<String>,
+    /// Vertex names in JSON order (indices follow the inputs).
+    pub vertices: Vec<String>,
+    /// `vertexInputs`, in JSON order.
+    pub vertex_inputs: Vec<(String, Vec<String>)>,
+    /// `topologicalOrderStr` when the file caches it (>= 1.0.0-beta).
+    pub cached_order: Option<Vec<String>>,
+}
+
+impl GraphConf {
+    pub fn inputs_of(&self, vertex: &str) -> &[String] {
+        self.vertex_inputs
+            .iter()
+            .find(|(n, _)| n == vertex)
+            .map(|(_, v)| v.as_slice())
+            .unwrap_or(&[])
+    }
+
+    /// The order DL4J flattens parameters in: the cached order if present, else DL4J's own
+    /// Kahn sort with Java collection iteration emulated. Includes the network inputs.
+    pub fn topological_order(&self) -> Result<Vec<String>> {
+        if let Some(cached) = &self.cached_order {
+            let mut all: Vec<&String> = self.inputs.iter().chain(&self.vertices).collect();
+            all.sort();
+            let mut seen: Vec<&String> = cached.iter().collect();
+            seen.sort();
+            if all == seen {
+                return Ok(cached.clone());
+            }
+            return Err(Error::Config(
+                "topologicalOrderStr does not list exactly the graph's inputs and vertices".into(),
+            ));
+        }
+        kahn_order(self)
+    }
+}
 
 /// Java `HashSet<Integer>` iteration order for values inserted in the given order.
 fn java_hashset_order(inserted: &[usize]) -> Vec<usize> {

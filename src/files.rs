@@ -105,13 +105,14 @@ pub fn convert(
         return Err(Error::Refused("exists; pass --force to replace it".into()).in_file(output));
     }
     let (archive, from) = open(input, opts.from.as_deref())?;
-    let to = save(
-        &archive,
-        output,
-        opts.to.as_deref(),
-        &opts.write,
-        opts.force,
-    )?;
+    // An output extension no format claims (`model.bin`) keeps the input's format.
+    let to = match (&opts.to, plugin::for_output(output)) {
+        (Some(id), _) => Some(id.as_str()),
+        (None, Ok(_)) => None,
+        (None, Err(_)) if from.writer.is_some() => Some(from.id),
+        (None, Err(e)) => return Err(e.in_file(output)),
+    };
+    let to = save(&archive, output, to, &opts.write, opts.force)?;
     Ok(Converted { archive, from, to })
 }
 

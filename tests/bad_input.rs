@@ -247,10 +247,23 @@ fn output_rules() {
     let (b, _) = dl4j::open(&out, None).unwrap();
     a.same_as(&b).unwrap();
 
-    // An output format nobody writes is refused before anything is written.
-    let odd = dir.path().join("out.unknownext");
-    let r = dl4j(&[OsStr::new("convert"), input.as_os_str(), odd.as_os_str()]);
+    // An extension no format claims keeps the input's format (DL4J's own `.bin` model files).
+    let bin = dir.path().join("out.bin");
+    let r = dl4j(&[OsStr::new("convert"), input.as_os_str(), bin.as_os_str()]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    a.same_as(&dl4j::open(&bin, None).unwrap().0).unwrap();
+
+    // A format id nobody registered is refused before anything is written.
+    let odd = dir.path().join("out.zip2");
+    let r = dl4j(&[
+        OsStr::new("convert"),
+        input.as_os_str(),
+        odd.as_os_str(),
+        OsStr::new("--to"),
+        OsStr::new("nosuchformat"),
+    ]);
     assert!(!r.status.success());
+    assert!(String::from_utf8_lossy(&r.stderr).contains("unknown format"));
     assert!(!odd.exists());
 }
 

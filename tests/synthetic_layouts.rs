@@ -420,3 +420,35 @@ fn windows_charset_configuration_round_trips_byte_for_byte() {
     let written = common::zip_entries(&out);
     assert_eq!(written[0].1, bytes, "configuration.json bytes unchanged");
 }
+
+#[test]
+fn old_pretrain_visible_bias_has_state_but_no_parameters() {
+    // 0.5.0-0.7.0: an RBM's visible bias `bB` lived outside coefficients.bin, yet its Adam
+    // state was saved between `b` and the next layer: m(W) v(W) m(b) v(b) m(bB) v(bB) ...
+    let legacy = |class: &str, nin: usize, nout: usize| json!({class: {"nin": nin, "nout": nout, "updater": "ADAM", "activationFunction": "sigmoid"}});
+    let c = Configuration::parse(
+        serde_json::to_string(
+            &json!({"confs": [{"layer": legacy("RBM", 3, 2)}, {"layer": legacy("output", 2, 1)}]}),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let l = ParamLayout::build(&c, 6 + 2 + 2 + 1).unwrap();
+    assert!(!l.variant.pretrain_visible_bias);
+    assert_eq!(l.get("1_W").unwrap().offset, 8);
+    let u = UpdaterLayout::build(&c, &l, 28).unwrap();
+    let detached: Vec<_> = u.blocks.iter().filter_map(|b| b.detached.clone()).collect();
+    assert_eq!(detached, ["0_bB"]);
+    assert_eq!(
+        u.piece_indices(6, 2).unwrap(),
+        vec![("m", vec![12, 13]), ("v", vec![14, 15])]
+    );
+    assert_eq!(
+        u.piece_indices(8, 2).unwrap(),
+        vec![("m", vec![22, 23]), ("v", vec![24, 25])]
+    );
+    assert_eq!(
+        u.piece_indices(10, 1).unwrap(),
+        vec![("m", vec![26]), ("v", vec![27])]
+    );
+}

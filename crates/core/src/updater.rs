@@ -38,6 +38,9 @@ pub struct StateBlock {
     pub param_start: usize,
     pub param_len: usize,
     pub state_start: usize,
+    /// State of a parameter that is not in coefficients.bin (0.5.0-0.7.0 pretrain visible
+    /// bias): its name; `param_start` is then meaningless.
+    pub detached: Option<String>,
 }
 
 impl StateBlock {
@@ -109,13 +112,15 @@ pub fn updater_class(u: &UpdaterRef) -> Result<String> {
 /// A unit of the walk: a parameter (or unknown span) in `paramTable()` order.
 struct Unit<'a> {
     node: &'a str,
-    /// Offset of the parameter (or span) in the flat vector.
-    start: usize,
+    /// Offset of the parameter (or span) in the flat vector; `None` for state-only params.
+    start: Option<usize>,
     len: usize,
     updater: &'a UpdaterRef,
     pretrain: bool,
     frozen: bool,
     lr_policy: Option<&'a Value>,
+    /// Full name of a state-only parameter.
+    detached: Option<String>,
 }
 
 impl Unit<'_> {
@@ -171,6 +176,7 @@ impl UpdaterLayout {
                 Error::Unsupported(format!("updater {class} (unknown state layout)"))
             })?;
             let combine = kind == StateLayoutKind::Blocks
+                && u.detached.is_none()
                 && prev.is_some_and(|p| {
                     p.effective(frozen_noop) == u.effective(frozen_noop)
                         && p.lr_policy == u.lr_policy
@@ -183,7 +189,7 @@ impl UpdaterLayout {
             // parameter itself, visited in configuration order.
             let param_start = match kind {
                 StateLayoutKind::Blocks => param_off,
-                StateLayoutKind::PerParameter => u.start,
+                StateLayoutKind::PerParameter => u.start.unwrap_or(0),
             };
             match (combine, blocks.last_mut()) {
                 (true, Some(b)) => b.param_len += u.len,
@@ -193,9 +199,12 @@ impl UpdaterLayout {
                     param_start,
                     param_len: u.len,
                     state_start: state_off,
+                    detached: u.detached.clone(),
                 }),
             }
-            param_off += u.len;
+            if u.detached.is_none() {
+                param_off += u.len;
+            }
             state_off += pieces.len() * u.len;
             prev = Some(u);
         }
@@ -251,6 +260,7 @@ impl UpdaterLayout {
             let b = self
                 .blocks
                 .iter()
+                .filter(|b| b.detached.is_none())
                 .find(|b| (b.param_start..b.param_start + b.param_len).contains(&p))
                 .ok_or_else(|| {
                     Error::Inconsistent(format!("parameter position {p} is in no updater block"))
@@ -340,32 +350,48 @@ fn units<'a>(
             if span.nodes.first() == Some(&l.node) && span.len > 0 {
                 out.push(Unit {
                     node: &l.node,
-                    start: span.offset,
+                    start: Some(span.offset),
                     len: span.len,
                     updater: &span.updater,
                     pretrain: false,
                     frozen: false,
                     lr_policy: None,
+                    detached: None,
                 });
             }
             continue;
         }
         for key in &l.table {
-            let p = l.params.iter().find(|p| &p.key == key).ok_or_else(|| {
-                Error::Inconsistent(format!("layer {}: no parameter {key}", l.node))
-            })?;
-            if p.is_empty() {
-                continue;
+            if let Some(p) = l.params.iter().find(|p| &p.key == key) {
+                if !p.is_empty() {
+                    out.push(Unit {
+                        node: &l.node,
+                        start: Some(p.offset),
+                        len: p.len(),
+                        updater: &p.updater,
+                        pretrain: p.pretrain,
+                        frozen: p.frozen,
+                        lr_policy: p.lr_policy.as_ref(),
+                        detached: None,
+                    });
+                }
+            } else if let Some(p) = l.state_only.iter().find(|p| &p.key == key) {
+                out.push(Unit {
+                    node: &l.node,
+                    start: None,
+                    len: p.len(),
+                    updater: &p.updater,
+                    pretrain: p.pretrain,
+                    frozen: p.frozen,
+                    lr_policy: p.lr_policy.as_ref(),
+                    detached: Some(format!("{}_{}", l.node, p.key)),
+                });
+            } else {
+                return Err(Error::Inconsistent(format!(
+                    "layer {}: no parameter {key}",
+                    l.node
+                )));
             }
-            out.push(Unit {
-                node: &l.node,
-                start: p.offset,
-                len: p.len(),
-                updater: &p.updater,
-                pretrain: p.pretrain,
-                frozen: p.frozen,
-                lr_policy: p.lr_policy.as_ref(),
-            });
         }
     }
     Ok(out)

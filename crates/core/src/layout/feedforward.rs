@@ -36,14 +36,24 @@ pub(super) fn center_loss(c: &Ctx) -> R<LayerParams> {
 /// vector from 0.7.1 on).
 pub(super) fn pretrain(c: &Ctx, variant: Variant) -> R<LayerParams> {
     let (nin, nout) = (c.dim("nin")?, c.dim("nout")?);
-    let mut v = vec![c.w("W", vec![nin, nout], Order::F), c.b("b", nout)];
+    let v = vec![c.w("W", vec![nin, nout], Order::F), c.b("b", nout)];
+    // Not a "bias param" for biasUpdater purposes.
+    let key = if variant.pretrain_visible_bias {
+        "vb"
+    } else {
+        "bB"
+    };
+    let mut vb = c.w(key, vec![nin], Order::C);
+    vb.pretrain = true;
+    let mut params = in_order(v);
+    params.table.push(key.into());
     if variant.pretrain_visible_bias {
-        // Not a "bias param" for biasUpdater purposes.
-        let mut vb = c.w("vb", vec![nin], Order::C);
-        vb.pretrain = true;
-        v.push(vb);
+        params.memory.push(vb);
+    } else {
+        // 0.5.0-0.7.0 kept it outside the flat vector, but its updater state was saved.
+        params.state_only.push(vb);
     }
-    Ok(in_order(v))
+    Ok(params)
 }
 
 /// ElementWiseMultiplicationLayer: `W` and `b`, both `[nIn]`.

@@ -91,6 +91,8 @@ pub struct LayerLayout {
     pub params: Vec<ParamEntry>,
     /// Keys in `paramTable()` order.
     pub table: Vec<String>,
+    /// Parameters that have updater state but are not in coefficients.bin.
+    pub state_only: Vec<ParamSpec>,
     /// Updater of the layer as a whole (used for unknown layers).
     pub updater: UpdaterRef,
 }
@@ -329,6 +331,10 @@ fn build_variant(
                 .map(|p| p.memory.iter().map(ParamSpec::len).sum()),
             params: Vec::new(),
             table: params.as_ref().map(|p| p.table.clone()).unwrap_or_default(),
+            state_only: params
+                .as_ref()
+                .map(|p| p.state_only.clone())
+                .unwrap_or_default(),
             updater,
         });
         specs.push(params);

@@ -52,6 +52,9 @@ pub struct LayerParams {
     pub memory: Vec<ParamSpec>,
     /// Keys in `paramTable()` insertion order (drives updater blocks).
     pub table: Vec<String>,
+    /// Parameters with updater state but no place in coefficients.bin (the 0.5.0-0.7.0
+    /// pretrain visible bias `bB`, kept outside the flat vector).
+    pub state_only: Vec<ParamSpec>,
 }
 
 /// Format quirks of old releases, chosen by whichever makes the parameter count fit.
@@ -205,12 +208,17 @@ impl Ctx<'_, '_> {
 
 pub(crate) fn in_order(memory: Vec<ParamSpec>) -> LayerParams {
     let table = memory.iter().map(|p| p.key.clone()).collect();
-    LayerParams { memory, table }
+    LayerParams {
+        memory,
+        table,
+        state_only: Vec::new(),
+    }
 }
 
 pub(crate) fn with_table(memory: Vec<ParamSpec>, table: &[&str]) -> LayerParams {
     LayerParams {
         memory,
         table: table.iter().map(|s| s.to_string()).collect(),
+        state_only: Vec::new(),
     }
 }

@@ -19,11 +19,9 @@
 
 mod common;
 
-use common::fixture;
-use dl4j::{Archive, DType, ParamLayout};
-use ndarray::{
-    s, Array1, Array4, ArrayD, ArrayView2, ArrayView4, ArrayViewMut2, Ix1, Ix4, ShapeBuilder,
-};
+use common::reference::{activation, apply, int, max_abs_diff, read_array, Model};
+use dl4j::DType;
+use ndarray::{s, Array1, Array4, ArrayView2, ArrayView4, ArrayViewMut2, Ix4, ShapeBuilder};
 use serde_json::Value;
 
 const DIR: &str = "dl4j/1.0.0-beta4";
@@ -40,84 +38,11 @@ const TOL: f64 = 1e-6;
 // Model access
 // ---------------------------------------------------------------------------------------------
 
-struct Model {
-    archive: Archive,
-    layout: ParamLayout,
-    /// The whole flat parameter vector, in memory order.
-    flat: Vec<f64>,
-}
-
+/// Model access only this test needs, on top of the shared [`Model`].
 impl Model {
-    fn open(rel: &str) -> Model {
-        let (archive, _fmt) =
-            dl4j::open(fixture(rel), None).unwrap_or_else(|e| panic!("{rel}: {e}"));
-        let layout = archive
-            .layout()
-            .unwrap_or_else(|e| panic!("{rel}: layout: {e}"));
-        assert!(layout.fully_known(), "{rel}: layout has unknown layers");
-        assert_eq!(layout.total, archive.num_params(), "{rel}: layout total");
-        let flat = archive.params.tensor.to_f64_vec();
-        assert_eq!(flat.len(), layout.total, "{rel}: flat length");
-        Model {
-            archive,
-            layout,
-            flat,
-        }
-    }
-
-    fn num_layers(&self) -> usize {
-        self.archive.config.value()["confs"]
-            .as_array()
-            .map_or(0, Vec::len)
-    }
-
-    /// Layer `i`: simple class name (from `@class`) and the layer's JSON body.
-    fn layer(&self, i: usize) -> (String, &Value) {
-        let layer = &self.archive.config.value()["confs"][i]["layer"];
-        let class = layer
-            .get("@class")
-            .and_then(Value::as_str)
-            .unwrap_or_else(|| panic!("layer {i} has no @class: {layer}"));
-        (class.rsplit('.').next().unwrap_or(class).to_string(), layer)
-    }
-
-    /// A parameter through the library's view, in its logical shape, widened to f64. Its shape
-    /// must be `shape`.
-    fn param(&self, name: &str, shape: &[usize]) -> ArrayD<f64> {
-        let p = self
-            .layout
-            .get(name)
-            .unwrap_or_else(|| panic!("no parameter {name}"));
-        let flat = &self.archive.params.tensor;
-        let a = match self.archive.dtype() {
-            DType::F32 => self.layout.view::<f32>(p, flat).unwrap().mapv(f64::from),
-            DType::F64 => self.layout.view::<f64>(p, flat).unwrap().to_owned(),
-            d => panic!("unexpected parameter dtype {d:?}"),
-        };
-        assert_eq!(a.shape(), shape, "shape of {name}");
-        a
-    }
-
     fn param4(&self, name: &str, shape: [usize; 4]) -> Array4<f64> {
         self.param(name, &shape)
             .into_dimensionality::<Ix4>()
-            .unwrap()
-    }
-
-    fn bias(&self, name: &str, n: usize) -> Array1<f64> {
-        let p = self
-            .layout
-            .get(name)
-            .unwrap_or_else(|| panic!("no parameter {name}"));
-        let shape = p.shape.clone();
-        assert!(
-            shape == [n] || shape == [1, n],
-            "shape of {name} is {shape:?}"
-        );
-        self.param(name, &shape)
-            .into_shape_with_order(n)
-            .unwrap()
-            .into_dimensionality::<Ix1>()
             .unwrap()
     }
 
@@ -158,12 +83,6 @@ fn f4(data: &[f64], shape: [usize; 4]) -> Array4<f64> {
     Array4::from_shape_vec(shape.f(), data.to_vec()).unwrap()
 }
 
-fn int(body: &Value, key: &str) -> usize {
-    body.get(key)
-        .and_then(Value::as_f64)
-        .unwrap_or_else(|| panic!("missing {key} in {body}")) as usize
-}
-
 /// A 2-element integer array such as `kernelSize`, or `default` when the key is missing/null.
 fn pair(body: &Value, key: &str, default: Option<[usize; 2]>) -> [usize; 2] {
     match body.get(key).filter(|v| !v.is_null()) {
@@ -196,52 +115,6 @@ fn assert_nchw(i: usize, body: &Value) {
 
 fn has_bias(body: &Value) -> bool {
     body.get("hasBias").and_then(Value::as_bool).unwrap_or(true)
-}
-
-// ---------------------------------------------------------------------------------------------
-// Activations (spec §10)
-// ---------------------------------------------------------------------------------------------
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Act {
-    Identity,
-    Relu,
-    Sigmoid,
-    Tanh,
-}
-
-fn activation(v: Option<&Value>) -> Act {
-    let v = v.expect("activationFn missing");
-    let class = v
-        .get("@class")
-        .and_then(Value::as_str)
-        .unwrap_or_else(|| panic!("unreadable activation {v}"));
-    let name = class.rsplit('.').next().unwrap_or(class);
-    match name {
-        "ActivationIdentity" => Act::Identity,
-        "ActivationReLU" => {
-            for k in ["max", "negativeSlope", "threshold"] {
-                assert!(
-                    v.get(k).is_none_or(Value::is_null),
-                    "ReLU with {k} set is not implemented here: {v}"
-                );
-            }
-            Act::Relu
-        }
-        "ActivationSigmoid" => Act::Sigmoid,
-        "ActivationTanH" => Act::Tanh,
-        other => panic!("activation {other} not implemented in this test"),
-    }
-}
-
-fn apply(act: Act, mut z: Array4<f64>) -> Array4<f64> {
-    match act {
-        Act::Identity => {}
-        Act::Relu => z.mapv_inplace(|x| x.max(0.0)),
-        Act::Sigmoid => z.mapv_inplace(|x| 1.0 / (1.0 + (-x).exp())),
-        Act::Tanh => z.mapv_inplace(f64::tanh),
-    }
-    z
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -738,29 +611,6 @@ fn forward(m: &Model, x: &Array4<f64>, control: Option<Control>) -> Array4<f64> 
         };
     }
     h
-}
-
-fn read_array(rel: &str) -> ArrayD<f64> {
-    let bytes = std::fs::read(fixture(rel)).unwrap();
-    let a = dl4j::nd4j::read_array_exact(&bytes).unwrap_or_else(|e| panic!("{rel}: {e}"));
-    match a.tensor.dtype() {
-        DType::F32 => a.tensor.view::<f32>().unwrap().mapv(f64::from),
-        DType::F64 => a.tensor.view::<f64>().unwrap().to_owned(),
-        d => panic!("{rel}: unexpected dtype {d:?}"),
-    }
-}
-
-fn max_abs_diff(got: &Array4<f64>, want: &Array4<f64>) -> f64 {
-    assert_eq!(got.shape(), want.shape(), "output shape");
-    let mut d = 0.0f64;
-    ndarray::Zip::from(got).and(want).for_each(|&g, &w| {
-        assert!(
-            g.is_finite() && w.is_finite(),
-            "non-finite: got {g}, want {w}"
-        );
-        d = d.max((g - w).abs());
-    });
-    d
 }
 
 /// Why `control` reads the very same numbers as the real layout on this model (an axis of size 1

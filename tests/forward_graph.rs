@@ -27,7 +27,10 @@ mod common;
 
 use std::collections::HashMap;
 
-use common::fixture;
+use common::reference::{
+    activation, affine, apply, assert_ncw, int, max_abs_diff, misread_c_order, read_array_typed,
+    simple_class, Act, Model,
+};
 use dl4j::{Archive, DType, Order, ParamLayout};
 use ndarray::{concatenate, s, Array1, Array2, Array3, ArrayD, Axis, IxDyn, ShapeBuilder};
 use serde_json::Value;
@@ -49,17 +52,7 @@ const TOL: f64 = 1e-6;
 
 /// The simple class name of a `{"@class": "..."}` object.
 fn class(v: &Value) -> &str {
-    let c = v
-        .get("@class")
-        .and_then(Value::as_str)
-        .unwrap_or_else(|| panic!("no @class in {v}"));
-    c.rsplit('.').next().unwrap_or(c)
-}
-
-fn int(body: &Value, key: &str) -> usize {
-    body.get(key)
-        .and_then(Value::as_u64)
-        .unwrap_or_else(|| panic!("missing {key}")) as usize
+    simple_class(v).unwrap_or_else(|| panic!("no @class in {v}"))
 }
 
 fn strings(v: &Value) -> Vec<&str> {
@@ -68,69 +61,6 @@ fn strings(v: &Value) -> Vec<&str> {
         .iter()
         .map(|s| s.as_str().unwrap_or_else(|| panic!("not a string: {s}")))
         .collect()
-}
-
-/// `rnnDataFormat` missing or null means NCW (spec §9.13); this test implements NCW only.
-fn assert_ncw(layer: &Value, what: &str) {
-    if let Some(f) = layer.get("rnnDataFormat").filter(|f| !f.is_null()) {
-        assert_eq!(f.as_str(), Some("NCW"), "{what}: rnnDataFormat");
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Activations (spec §10)
-// ---------------------------------------------------------------------------------------------
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Act {
-    Identity,
-    Relu,
-    Tanh,
-    Sigmoid,
-    Softmax,
-}
-
-fn activation(v: Option<&Value>) -> Act {
-    let v = v.expect("activation missing");
-    match class(v) {
-        "ActivationIdentity" => Act::Identity,
-        "ActivationReLU" => {
-            for k in ["max", "negativeSlope", "threshold"] {
-                assert!(
-                    v.get(k).is_none_or(Value::is_null),
-                    "ReLU with {k} set is not implemented here: {v}"
-                );
-            }
-            Act::Relu
-        }
-        "ActivationTanH" => Act::Tanh,
-        "ActivationSigmoid" => Act::Sigmoid,
-        "ActivationSoftmax" => Act::Softmax,
-        other => panic!("activation {other} not implemented in this test"),
-    }
-}
-
-fn sigmoid(x: f64) -> f64 {
-    1.0 / (1.0 + (-x).exp())
-}
-
-/// Applies `act` to `[mb, n]` pre-activations (softmax over each row).
-fn apply(act: Act, mut z: Array2<f64>) -> Array2<f64> {
-    match act {
-        Act::Identity => {}
-        Act::Relu => z.mapv_inplace(|x| x.max(0.0)),
-        Act::Tanh => z.mapv_inplace(f64::tanh),
-        Act::Sigmoid => z.mapv_inplace(sigmoid),
-        Act::Softmax => {
-            for mut row in z.rows_mut() {
-                let m = row.fold(f64::NEG_INFINITY, |a, &b| a.max(b));
-                row.mapv_inplace(|x| (x - m).exp());
-                let sum = row.sum();
-                row /= sum;
-            }
-        }
-    }
-    z
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -298,8 +228,7 @@ fn lstm(layer: &Value, p: &Params, prefix: &str, x: &Array3<f64>, control: Contr
         .map_or(Act::Sigmoid, |g| activation(Some(g)));
     let mut w = p.mat(&format!("{prefix}W"), n_in, 4 * h);
     if control == Control::LstmCOrderW {
-        let memory: Vec<f64> = w.t().iter().copied().collect();
-        w = Array2::from_shape_vec(w.dim(), memory).unwrap();
+        w = misread_c_order(&w);
     }
     let rw = p.mat(&format!("{prefix}RW"), h, 4 * h);
     let b = p.vec(&format!("{prefix}b"), 4 * h);
@@ -477,7 +406,7 @@ fn forward(cfg: &Value, p: &Params, x: &Array3<f64>, control: Control) -> Array2
                         let w = p.mat(&format!("{name}_W"), n_in, n_out);
                         let b = p.vec(&format!("{name}_b"), n_out);
                         let act = activation(layer.get("activationFn"));
-                        apply(act, x2.dot(&w) + &b).into_dyn()
+                        affine(&x2, &w, &b, act).into_dyn()
                     }
                     other => panic!("{name}: layer {other} not implemented in this test"),
                 }
@@ -498,22 +427,11 @@ fn forward(cfg: &Value, p: &Params, x: &Array3<f64>, control: Control) -> Array2
 // Arrays and comparison
 // ---------------------------------------------------------------------------------------------
 
+/// A loose ND4J array fixture, which must be stored as f32, widened to f64.
 fn read_array(rel: &str) -> ArrayD<f64> {
-    let bytes = std::fs::read(fixture(rel)).unwrap();
-    let a = dl4j::nd4j::read_array_exact(&bytes).unwrap_or_else(|e| panic!("{rel}: {e}"));
-    assert_eq!(a.tensor.dtype(), DType::F32, "{rel}");
-    a.tensor.view::<f32>().unwrap().mapv(f64::from)
-}
-
-fn max_abs_diff(got: &Array2<f64>, want: &Array2<f64>) -> f64 {
-    assert_eq!(got.shape(), want.shape(), "shape");
-    let mut abs = 0.0f64;
-    ndarray::Zip::from(got).and(want).for_each(|&g, &w| {
-        let d = (g - w).abs();
-        assert!(d.is_finite(), "non-finite value: got {g}, want {w}");
-        abs = abs.max(d);
-    });
-    abs
+    let (dtype, a) = read_array_typed(rel);
+    assert_eq!(dtype, DType::F32, "{rel}");
+    a
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -522,11 +440,9 @@ fn max_abs_diff(got: &Array2<f64>, want: &Array2<f64>) -> f64 {
 
 #[test]
 fn bidirectional_rnn_graph_matches_dl4j_output_100b6() {
-    let (archive, _fmt) = dl4j::open(fixture(MODEL), None).unwrap();
-    let layout = archive.layout().unwrap();
-    assert!(layout.fully_known(), "layout has unknown layers");
-    assert_eq!(layout.total, archive.num_params());
-    let cfg = archive.config.value();
+    let m = Model::open(MODEL);
+    let (archive, layout) = (&m.archive, &m.layout);
+    let cfg = m.config();
 
     // The graph is the one this test implements.
     let topo = strings(&cfg["topologicalOrderStr"]);
@@ -583,16 +499,9 @@ fn bidirectional_rnn_graph_matches_dl4j_output_100b6() {
             assert_eq!(p.order, Order::F, "{}: order", p.name);
         }
     }
-    let exact = Params::from_layout(&archive, &layout);
-    let flat: Vec<f64> = archive
-        .params
-        .tensor
-        .view::<f32>()
-        .unwrap()
-        .iter()
-        .map(|&v| f64::from(v))
-        .collect();
-    let reference = Params::from_flat(&flat, &derived);
+    let exact = Params::from_layout(archive, layout);
+    let flat = &m.flat;
+    let reference = Params::from_flat(flat, &derived);
     for (name, a) in &reference.0 {
         let v = exact.get(name);
         assert!(
@@ -624,7 +533,7 @@ fn bidirectional_rnn_graph_matches_dl4j_output_100b6() {
     let mut cases: Vec<(String, f64)> = vec![(
         "flat order rnn2 before rnn1".into(),
         max_abs_diff(
-            &forward(cfg, &Params::from_flat(&flat, &swapped), &x, Control::Exact),
+            &forward(cfg, &Params::from_flat(flat, &swapped), &x, Control::Exact),
             &want,
         ),
     )];

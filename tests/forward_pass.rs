@@ -10,179 +10,17 @@
 mod common;
 
 use common::fixture;
-use dl4j::{Archive, DType, ParamLayout};
-use ndarray::{s, Array1, Array2, Array3, ArrayD, Axis, Ix1, Ix2, Ix3};
+use common::reference::{
+    activation, affine, apply, assert_ncw, diffs, int, misread_c_order, read_array, Act, Model,
+};
+use ndarray::{s, Array1, Array2, Array3, Axis, Ix2, Ix3};
 use serde_json::Value;
 
-// ---------------------------------------------------------------------------------------------
-// Model access
-// ---------------------------------------------------------------------------------------------
-
-struct Model {
-    rel: String,
-    archive: Archive,
-    layout: ParamLayout,
-}
-
-impl Model {
-    fn open(rel: &str) -> Model {
-        let (archive, _fmt) =
-            dl4j::open(fixture(rel), None).unwrap_or_else(|e| panic!("{rel}: {e}"));
-        let layout = archive
-            .layout()
-            .unwrap_or_else(|e| panic!("{rel}: layout: {e}"));
-        assert!(layout.fully_known(), "{rel}: layout has unknown layers");
-        assert_eq!(layout.total, archive.num_params(), "{rel}: layout total");
-        Model {
-            rel: rel.to_string(),
-            archive,
-            layout,
-        }
-    }
-
-    /// Layer `i` of a MultiLayerNetwork: lower-cased type name and the layer's JSON body. Handles
-    /// both `{"@class": "...DenseLayer", ...}` and the legacy `{"dense": {...}}` wrapper.
-    fn layer(&self, i: usize) -> (String, &Value) {
-        let layer = &self.archive.config.value()["confs"][i]["layer"];
-        let (name, body) = typed(layer).unwrap_or_else(|| panic!("{}: layer {i}", self.rel));
-        (name.to_ascii_lowercase(), body)
-    }
-
-    fn num_layers(&self) -> usize {
-        self.archive.config.value()["confs"]
-            .as_array()
-            .map_or(0, Vec::len)
-    }
-
-    /// A parameter in its logical shape, widened to f64; its shape must be `shape`.
-    fn param(&self, name: &str, shape: &[usize]) -> ArrayD<f64> {
-        let p = self
-            .layout
-            .get(name)
-            .unwrap_or_else(|| panic!("{}: no parameter {name}", self.rel));
-        let flat = &self.archive.params.tensor;
-        let a = match self.archive.dtype() {
-            DType::F32 => self.layout.view::<f32>(p, flat).unwrap().mapv(f64::from),
-            DType::F64 => self.layout.view::<f64>(p, flat).unwrap().to_owned(),
-            d => panic!("{}: unexpected parameter dtype {d:?}", self.rel),
-        };
-        assert_eq!(a.shape(), shape, "{}: shape of {name}", self.rel);
-        a
-    }
-
-    fn mat(&self, name: &str, rows: usize, cols: usize) -> Array2<f64> {
-        self.param(name, &[rows, cols])
-            .into_dimensionality::<Ix2>()
-            .unwrap()
-    }
-
-    /// Biases: `[n]`, or `[1, n]` as some releases shape them.
-    fn bias(&self, name: &str, n: usize) -> Array1<f64> {
-        let p = self.layout.get(name).unwrap_or_else(|| panic!("no {name}"));
-        let shape = p.shape.clone();
-        assert_eq!(p.len(), n, "{}: length of {name}", self.rel);
-        assert!(
-            shape == [n] || shape == [1, n],
-            "{}: shape of {name} is {shape:?}",
-            self.rel
-        );
-        self.param(name, &shape)
-            .into_shape_with_order(n)
-            .unwrap()
-            .into_dimensionality::<Ix1>()
-            .unwrap()
-    }
-}
-
-/// Splits a polymorphic Jackson object into (simple type name, body).
-fn typed(v: &Value) -> Option<(String, &Value)> {
-    let obj = v.as_object()?;
-    if let Some(class) = obj.get("@class").and_then(Value::as_str) {
-        let simple = class.rsplit('.').next().unwrap_or(class);
-        return Some((simple.to_string(), v));
-    }
-    if obj.len() == 1 {
-        let (k, body) = obj.iter().next()?;
-        return Some((k.clone(), body));
-    }
-    None
-}
-
-fn int(body: &Value, key: &str) -> usize {
-    body.get(key)
-        .and_then(Value::as_f64)
-        .unwrap_or_else(|| panic!("missing {key}")) as usize
-}
-
-// ---------------------------------------------------------------------------------------------
-// Activations (spec §10)
-// ---------------------------------------------------------------------------------------------
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Act {
-    Identity,
-    Relu,
-    LeakyRelu(f64),
-    Tanh,
-    Sigmoid,
-    Softmax,
-}
-
-/// Reads an activation object (`{"@class": "...ActivationLReLU", "alpha": 0.01}` or the legacy
-/// `{"LReLU": {"alpha": 0.01}}`). Panics on anything this test does not implement.
-fn activation(v: Option<&Value>) -> Act {
-    let v = v.expect("activation missing");
-    let (name, body) = typed(v).unwrap_or_else(|| panic!("unreadable activation {v}"));
-    let name = name.strip_prefix("Activation").unwrap_or(&name).to_string();
-    match name.to_ascii_lowercase().as_str() {
-        "identity" => Act::Identity,
-        "relu" => {
-            // beta7+ fields; all null means plain max(x, 0).
-            for k in ["max", "negativeSlope", "threshold"] {
-                assert!(
-                    body.get(k).is_none_or(Value::is_null),
-                    "ReLU with {k} set is not implemented here: {v}"
-                );
-            }
-            Act::Relu
-        }
-        "lrelu" => Act::LeakyRelu(body.get("alpha").and_then(Value::as_f64).unwrap_or(0.01)),
-        "tanh" => Act::Tanh,
-        "sigmoid" => Act::Sigmoid,
-        "softmax" => Act::Softmax,
-        other => panic!("activation {other} not implemented in this test"),
-    }
-}
-
-fn sigmoid(x: f64) -> f64 {
-    1.0 / (1.0 + (-x).exp())
-}
-
-/// Applies `act` to `[mb, n]` pre-activations (softmax over each row).
-fn apply(act: Act, mut z: Array2<f64>) -> Array2<f64> {
-    match act {
-        Act::Identity => {}
-        Act::Relu => z.mapv_inplace(|x| x.max(0.0)),
-        Act::LeakyRelu(a) => z.mapv_inplace(|x| if x < 0.0 { a * x } else { x }),
-        Act::Tanh => z.mapv_inplace(f64::tanh),
-        Act::Sigmoid => z.mapv_inplace(sigmoid),
-        Act::Softmax => {
-            for mut row in z.rows_mut() {
-                let m = row.fold(f64::NEG_INFINITY, |a, &b| a.max(b));
-                row.mapv_inplace(|x| (x - m).exp());
-                let sum = row.sum();
-                row /= sum;
-            }
-        }
-    }
-    z
-}
-
-/// The same memory as the f-ordered `w`, wrongly read in c order: a negative control showing
-/// that the comparison detects a reshape-order mistake.
-fn misread_c_order(w: &Array2<f64>) -> Array2<f64> {
-    let memory: Vec<f64> = w.t().iter().copied().collect();
-    Array2::from_shape_vec(w.dim(), memory).unwrap()
+/// Layer `i` of a MultiLayerNetwork: lower-cased type name (`denselayer` or the legacy `dense`)
+/// and the layer's JSON body.
+fn layer(m: &Model, i: usize) -> (String, &Value) {
+    let (name, body) = m.layer(i);
+    (name.to_ascii_lowercase(), body)
 }
 
 /// A deliberate error in the forward pass, to check that the tolerance discriminates.
@@ -202,42 +40,6 @@ enum Control {
     SwapPeepholes,
     /// GravesLSTM output peephole applied to c_{t-1} instead of c_t.
     OutputPeepholeOnPrevCell,
-}
-
-/// `act(x·W + b)`.
-fn affine(x: &Array2<f64>, w: &Array2<f64>, b: &Array1<f64>, act: Act) -> Array2<f64> {
-    apply(act, x.dot(w) + b)
-}
-
-// ---------------------------------------------------------------------------------------------
-// Loose ND4J arrays and comparison
-// ---------------------------------------------------------------------------------------------
-
-fn read_array(rel: &str) -> ArrayD<f64> {
-    let bytes = std::fs::read(fixture(rel)).unwrap();
-    let a = dl4j::nd4j::read_array_exact(&bytes).unwrap_or_else(|e| panic!("{rel}: {e}"));
-    match a.tensor.dtype() {
-        DType::F32 => a.tensor.view::<f32>().unwrap().mapv(f64::from),
-        DType::F64 => a.tensor.view::<f64>().unwrap().to_owned(),
-        d => panic!("{rel}: unexpected dtype {d:?}"),
-    }
-}
-
-/// Max |got - want| and max |got - want| / max(1, |want|), after checking the shapes agree.
-fn diffs<D: ndarray::Dimension>(
-    got: &ndarray::Array<f64, D>,
-    want: &ndarray::Array<f64, D>,
-) -> (f64, f64) {
-    assert_eq!(got.shape(), want.shape(), "shape");
-    let mut abs = 0.0f64;
-    let mut rel = 0.0f64;
-    ndarray::Zip::from(got).and(want).for_each(|&g, &w| {
-        let d = (g - w).abs();
-        assert!(d.is_finite(), "non-finite value: got {g}, want {w}");
-        abs = abs.max(d);
-        rel = rel.max(d / w.abs().max(1.0));
-    });
-    (abs, rel)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -273,8 +75,8 @@ fn mlp_moon_matches_dl4j_predictions() {
     let m = Model::open(&format!("{MOON}/MLPMoon/Model_RANDOM_INIT_UNTRAINED.zip"));
     assert_eq!(m.num_layers(), 2);
 
-    let (t0, l0) = m.layer(0);
-    let (t1, l1) = m.layer(1);
+    let (t0, l0) = layer(&m, 0);
+    let (t1, l1) = layer(&m, 1);
     assert!(t0 == "denselayer" || t0 == "dense", "{t0}");
     assert!(t1 == "outputlayer" || t1 == "output", "{t1}");
     let (n_in, n_hidden, n_out) = (int(l0, "nin"), int(l0, "nout"), int(l1, "nout"));
@@ -322,7 +124,7 @@ fn mlp_moon_matches_dl4j_predictions() {
 fn check_vae(model: &str, input: &str, output: &str) {
     let m = Model::open(model);
     assert_eq!(m.num_layers(), 1);
-    let (t, l) = m.layer(0);
+    let (t, l) = layer(&m, 0);
     assert_eq!(t, "variationalautoencoder");
     let n_in = int(l, "nin");
     let n_out = int(l, "nout");
@@ -408,7 +210,7 @@ fn lstm_layer(
     peepholes: bool,
     control: Control,
 ) -> Array3<f64> {
-    let (_, l) = m.layer(idx);
+    let (_, l) = layer(m, idx);
     let (n_in, h) = (int(l, "nin"), int(l, "nout"));
     assert_eq!(x.shape()[1], n_in, "layer {idx} nIn");
     let act = activation(l.get("activationFn"));
@@ -417,9 +219,7 @@ fn lstm_layer(
         .get("gateActivationFn")
         .map_or(Act::Sigmoid, |g| activation(Some(g)));
     assert_eq!((act, gate), (Act::Tanh, Act::Sigmoid), "layer {idx}");
-    if let Some(fmt) = l.get("rnnDataFormat").and_then(Value::as_str) {
-        assert_eq!(fmt, "NCW", "layer {idx}");
-    }
+    assert_ncw(l, &format!("layer {idx}"));
 
     let mut w = m.mat(&format!("{idx}_W"), n_in, 4 * h);
     if control == Control::COrderW {
@@ -478,14 +278,12 @@ fn lstm_layer(
 
 /// RnnOutputLayer over `[mb, nIn, T]` → `[mb, nOut, T]` (spec §9.18).
 fn rnn_output_layer(m: &Model, idx: usize, x: &Array3<f64>) -> Array3<f64> {
-    let (t, l) = m.layer(idx);
+    let (t, l) = layer(m, idx);
     assert!(t == "rnnoutputlayer" || t == "rnnoutput", "{t}");
     let (n_in, n_out) = (int(l, "nin"), int(l, "nout"));
     let act = activation(l.get("activationFn"));
     assert_eq!(act, Act::Softmax);
-    if let Some(fmt) = l.get("rnnDataFormat").and_then(Value::as_str) {
-        assert_eq!(fmt, "NCW");
-    }
+    assert_ncw(l, &format!("layer {idx}"));
     let w = m.mat(&format!("{idx}_W"), n_in, n_out);
     let b = m.bias(&format!("{idx}_b"), n_out);
     let (mb, _, steps) = x.dim();
@@ -520,7 +318,7 @@ fn check_char_model(dir: &str, tag: &str, lstm_type: &str) {
     .unwrap();
     let peepholes = lstm_type == "graveslstm";
     for idx in 0..2 {
-        let (t, _) = m.layer(idx);
+        let (t, _) = layer(&m, idx);
         assert_eq!(t, lstm_type, "layer {idx}");
     }
     let forward = |control: Control| {

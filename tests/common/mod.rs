@@ -1,6 +1,8 @@
 //! Shared helpers for the integration tests: where the fixtures live and the model files in them.
 #![allow(dead_code)]
 
+pub mod reference;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -2,7 +2,6 @@
 //! written to a temporary file in the target folder and renamed into place on success.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use dl4j_core::error::{Error, Result};
@@ -45,32 +44,7 @@ pub fn save(
     let writer = format.writer.ok_or_else(|| {
         Error::Format(format!("the {} format cannot be written", format.id)).in_file(path)
     })?;
-    if !force && path.exists() {
-        return Err(Error::Refused("exists; pass --force to replace it".into()).in_file(path));
-    }
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".dl4j-")
-        .suffix(".tmp")
-        .tempfile_in(&dir)
-        .map_err(|e| Error::io(&dir, e))?;
-    {
-        let mut w = std::io::BufWriter::new(tmp.as_file_mut());
-        writer
-            .write(archive, &mut w, options)
-            .map_err(|e| e.in_file(path))?;
-        w.flush().map_err(|e| Error::io(path, e))?;
-    }
-    tmp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
-    if force {
-        tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
-    } else {
-        tmp.persist_noclobber(path)
-            .map_err(|e| Error::io(path, e.error))?;
-    }
+    dl4j_core::write_file_atomically(path, force, |w| writer.write(archive, w, options))?;
     Ok(format)
 }
 

@@ -5,9 +5,11 @@
 //! * [`config`]: `configuration.json` kept byte-exact, with typed read-only views.
 //! * [`layout`] / [`updater`]: where each parameter and each piece of optimizer state lives.
 //! * [`nd4j`], [`normalizer`]: DL4J's own binary encodings, shared by every format plugin.
+//! * [`serializer`]: the DL4J zip itself and DL4J's `ModelSerializer` operations on it.
 //! * [`plugin`]: the `Reader` / `Writer` traits and the format registry.
 
 pub mod archive;
+mod atomic;
 pub mod bytes;
 pub mod config;
 pub mod error;
@@ -16,6 +18,7 @@ pub mod layout;
 pub mod nd4j;
 pub mod normalizer;
 pub mod plugin;
+pub mod serializer;
 pub mod tensor;
 pub mod updater;
 
@@ -28,6 +31,10 @@ pub use normalizer::Normalizer;
 pub use plugin::{Format, Reader, WriteOptions, Writer};
 pub use tensor::{DType, Order, Tensor, TensorData};
 pub use updater::UpdaterLayout;
+
+/// Writes a file atomically (temporary file in the same folder, fsync, rename); without
+/// `replace` an existing file is refused.
+pub use atomic::write_file as write_file_atomically;
 
 /// Re-exported so plugins register with the same `inventory` version.
 pub use inventory;

@@ -1,32 +1,17 @@
-//! The native DL4J format: the `ModelSerializer` zip of every release from 0.5.0 to 1.0.0-M2.1.
-//!
-//! Reading accepts any standard zip (DL4J's own, or re-packed by other tools); writing follows
-//! what `ModelSerializer.writeModel` / `addNormalizerToModel` / `addObjectToFile` produce.
-
-mod read;
-mod write;
+//! The native DL4J format: the `ModelSerializer` zip of every release from 0.5.0 to 1.0.0-M2.1,
+//! registered as format `dl4j`. The zip itself is read and written by `dl4j_core::serializer`,
+//! which the ModelSerializer operations share.
 
 use dl4j_core::plugin::Format;
+use dl4j_core::serializer::{self, names::CONFIGURATION};
 
-pub use read::read_zip;
-pub use write::write_zip;
-
-/// Format id on the command line.
-pub const FORMAT_ID: &str = "dl4j";
-
-/// Entry names DL4J itself reserves (case-insensitive in `addObjectToFile`).
-pub const CONFIGURATION: &str = "configuration.json";
-pub const COEFFICIENTS: &str = "coefficients.bin";
-pub const NO_PARAMS_MARKER: &str = "noParams.marker";
-pub const UPDATER_STATE: &str = "updaterState.bin";
-pub const NORMALIZER: &str = "normalizer.bin";
-pub const OBJECTS_PREFIX: &str = "objects/";
+pub use serializer::FORMAT_ID;
 
 struct Native;
 
 impl dl4j_core::Reader for Native {
     fn read(&self, bytes: &[u8]) -> dl4j_core::Result<dl4j_core::Archive> {
-        read_zip(bytes)
+        serializer::read_archive(bytes)
     }
 }
 
@@ -37,7 +22,7 @@ impl dl4j_core::Writer for Native {
         out: &mut dyn std::io::Write,
         options: &dl4j_core::WriteOptions,
     ) -> dl4j_core::Result<()> {
-        write_zip(archive, out, options)
+        serializer::write_archive(archive, out, options.dl4j_encoding)
     }
 }
 

@@ -1,53 +1,105 @@
-//! `Archive` -> zip, the way `ModelSerializer` writes it: every entry DEFLATED (level 6), sizes in
-//! trailing data descriptors, no directory entries, and the entry order
-//! configuration.json, coefficients.bin, [noParams.marker], [updaterState.bin], [normalizer.bin],
-//! objects/..., then any unknown entries.
+//! `Archive` <-> the entries of a ModelSerializer zip.
 
-use std::io::Write;
+use crate::archive::{Archive, Origin, ParamsStorage};
+use crate::config::Configuration;
+use crate::error::{Error, Result, ResultExt};
+use crate::nd4j::{array_to_bytes, read_array_exact, Encoding, Nd4jArray};
+use crate::normalizer::{HybridStats, Normalizer, StatsPair};
+use crate::tensor::{DType, Tensor, TensorData};
 
-use dl4j_core::error::{Error, Result, ResultExt};
-use dl4j_core::nd4j::{array_to_bytes, Encoding, Nd4jArray};
-use dl4j_core::normalizer::{HybridStats, Normalizer, StatsPair};
-use dl4j_core::{Archive, ParamsStorage, WriteOptions};
-use zip::write::SimpleFileOptions;
-use zip::CompressionMethod;
-
-use crate::{
-    COEFFICIENTS, CONFIGURATION, NORMALIZER, NO_PARAMS_MARKER, OBJECTS_PREFIX, UPDATER_STATE,
+use super::container::Entry;
+use super::names::{
+    COEFFICIENTS, CONFIGURATION, NORMALIZER, NO_PARAMS_MARKER, OBJECTS_PREFIX, RESERVED,
+    UPDATER_STATE,
 };
 
-/// Entry names an object key or unknown entry must not shadow.
-const RESERVED: [&str; 5] = [
-    CONFIGURATION,
-    COEFFICIENTS,
-    NO_PARAMS_MARKER,
-    UPDATER_STATE,
-    NORMALIZER,
-];
-
-/// Writes the archive as a DL4J model zip.
-pub fn write_zip(archive: &Archive, out: &mut dyn Write, options: &WriteOptions) -> Result<()> {
-    let entries = entries(archive, options.dl4j_encoding)?;
-
-    let mut zip = zip::ZipWriter::new_stream(out);
-    for (name, data) in &entries {
-        let opts = SimpleFileOptions::default()
-            .compression_method(CompressionMethod::Deflated)
-            .compression_level(Some(6))
-            .large_file(data.len() as u64 >= u32::MAX as u64);
-        zip.start_file(name.as_str(), opts)
-            .and_then(|_| zip.write_all(data).map_err(Into::into))
-            .map_err(|e| zip_error(name, e))?;
-    }
-    zip.finish()
-        .map_err(|e| zip_error("central directory", e))?;
-    Ok(())
+fn take(entries: &mut Vec<(String, Vec<u8>)>, name: &str) -> Option<Vec<u8>> {
+    let i = entries.iter().position(|(n, _)| n == name)?;
+    Some(entries.remove(i).1)
 }
 
-fn zip_error(entry: &str, e: zip::result::ZipError) -> Error {
-    match e {
-        zip::result::ZipError::Io(io) => Error::Format(format!("writing {entry}: {io}")),
-        e => Error::Format(format!("writing {entry}: {e}")),
+/// Sorts named entries into an `Archive`.
+pub fn archive_from_entries(mut entries: Vec<(String, Vec<u8>)>) -> Result<Archive> {
+    let config_bytes = take(&mut entries, CONFIGURATION).ok_or_else(|| {
+        Error::Format(format!(
+            "no {CONFIGURATION} entry: not a DL4J model archive"
+        ))
+    })?;
+    let config = Configuration::from_bytes(&config_bytes).in_entry(CONFIGURATION)?;
+
+    let coeff = take(&mut entries, COEFFICIENTS).ok_or_else(|| {
+        Error::Format(format!("no {COEFFICIENTS} entry: not a DL4J model archive"))
+    })?;
+    let marker = take(&mut entries, NO_PARAMS_MARKER).is_some();
+    let (params, params_storage) = if coeff.is_empty() {
+        let dtype = config
+            .data_type()
+            .and_then(DType::from_nd4j_name)
+            .unwrap_or(DType::F32);
+        let empty = Tensor::new(vec![1, 0], TensorData::with_capacity(dtype, 0))?;
+        (
+            Nd4jArray::new(empty, Encoding::Modern),
+            ParamsStorage::Empty { marker },
+        )
+    } else {
+        if marker {
+            // Keep the stray marker rather than drop data.
+            entries.insert(0, (NO_PARAMS_MARKER.to_string(), Vec::new()));
+        }
+        let a = read_array_exact(&coeff).in_entry(COEFFICIENTS)?;
+        check_vector(&a).in_entry(COEFFICIENTS)?;
+        (a, ParamsStorage::Array)
+    };
+
+    let updater_state = match take(&mut entries, UPDATER_STATE) {
+        Some(b) => {
+            let a = read_array_exact(&b).in_entry(UPDATER_STATE)?;
+            check_vector(&a).in_entry(UPDATER_STATE)?;
+            Some(a)
+        }
+        None => None,
+    };
+    let normalizer = match take(&mut entries, NORMALIZER) {
+        Some(b) => Some(Normalizer::from_bytes(&b).in_entry(NORMALIZER)?),
+        None => None,
+    };
+    let mut objects = Vec::new();
+    let mut unknown_entries = Vec::new();
+    for (name, data) in entries {
+        match name.strip_prefix(OBJECTS_PREFIX) {
+            Some(key) if !key.is_empty() => objects.push((key.to_string(), data)),
+            _ => unknown_entries.push((name, data)),
+        }
+    }
+    let encoding = match params_storage {
+        ParamsStorage::Array => Some(params.encoding()),
+        ParamsStorage::Empty { .. } => updater_state.as_ref().map(|u| u.encoding()),
+    };
+    let dtype = params.tensor.dtype();
+    Ok(Archive {
+        config,
+        params,
+        params_storage,
+        updater_state,
+        normalizer,
+        objects,
+        unknown_entries,
+        origin: Origin {
+            format: super::FORMAT_ID.to_string(),
+            encoding,
+            dtype,
+        },
+    })
+}
+
+/// Flat vectors are `[1, N]` (<= M2) or `[N]` (M2.1); anything else is not a DL4J vector.
+fn check_vector(a: &Nd4jArray) -> Result<()> {
+    match a.tensor.shape() {
+        [_] | [1, _] => Ok(()),
+        [n, 1] if *n > 0 => Ok(()),
+        s => Err(Error::malformed_here(format!(
+            "expected a [1, N] row vector, found shape {s:?}"
+        ))),
     }
 }
 
@@ -115,8 +167,9 @@ fn normalizer_bytes(n: &Normalizer, target: Option<Encoding>) -> Result<Vec<u8>>
     n.to_bytes()
 }
 
-/// All entries in DL4J's order.
-fn entries(archive: &Archive, target: Option<Encoding>) -> Result<Vec<(String, Vec<u8>)>> {
+/// All entries in DL4J's order: configuration.json, coefficients.bin, [noParams.marker],
+/// [updaterState.bin], [normalizer.bin], objects/..., then unknown entries.
+pub fn archive_to_entries(archive: &Archive, target: Option<Encoding>) -> Result<Vec<Entry>> {
     let mut v: Vec<(String, Vec<u8>)> = Vec::new();
     v.push((CONFIGURATION.into(), archive.config.to_bytes()));
     match archive.params_storage {

@@ -54,6 +54,8 @@ pub struct ConvertOptions {
     pub from: Option<String>,
     pub to: Option<String>,
     pub force: bool,
+    /// Leave out the updater state (DL4J's `saveUpdater = false`).
+    pub drop_updater: bool,
     pub write: WriteOptions,
 }
 
@@ -78,7 +80,10 @@ pub fn convert(
     if !opts.force && output.exists() {
         return Err(Error::Refused("exists; pass --force to replace it".into()).in_file(output));
     }
-    let (archive, from) = open(input, opts.from.as_deref())?;
+    let (mut archive, from) = open(input, opts.from.as_deref())?;
+    if opts.drop_updater {
+        archive.updater_state = None;
+    }
     // An output extension no format claims (`model.bin`) keeps the input's format.
     let to = match (&opts.to, plugin::for_output(output)) {
         (Some(id), _) => Some(id.as_str()),

@@ -18,6 +18,18 @@ pub fn report(archive: &Archive, format: &Format) -> Value {
         archive.origin.encoding.map(|e| e.name()).into(),
     );
     out.insert("num_params".into(), archive.num_params().into());
+    let task = dl4j_core::serializer::task_by_model(&archive.config);
+    out.insert(
+        "task".into(),
+        json!({
+            "network_type": task.network_type.name(),
+            "architecture_type": task.architecture_type.name(),
+        }),
+    );
+    out.insert("seed".into(), archive.config.seed().into());
+    let dropout = archive.config.dropout_nodes();
+    out.insert("dropout".into(), (!dropout.is_empty()).into());
+    out.insert("dropout_layers".into(), dropout.into());
     out.insert("layers".into(), layers(archive, layout.as_ref().ok()));
     out.insert(
         "unknown_params".into(),
@@ -196,6 +208,32 @@ pub fn render(file: &str, r: &Value) -> String {
     row("kind", s(&r["kind"]));
     row("dtype", s(&r["dtype"]));
     row("params", s(&r["num_params"]));
+    row(
+        "task",
+        format!(
+            "{} / {} (DL4J taskByModel)",
+            s(&r["task"]["network_type"]),
+            s(&r["task"]["architecture_type"])
+        ),
+    );
+    row("seed", s(&r["seed"]));
+    let dropout: Vec<String> = r["dropout_layers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(&s)
+        .collect();
+    row(
+        "dropout",
+        if dropout.is_empty() {
+            "none".into()
+        } else {
+            format!(
+                "in layers {}: set the RNG seed before restoring for repeatable results",
+                dropout.join(", ")
+            )
+        },
+    );
     row(
         "updater",
         match &r["updater"] {

@@ -7,6 +7,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use dl4j::{ConvertOptions, Encoding, WriteOptions};
 
+mod cli;
+
 #[derive(Parser)]
 #[command(
     name = "dl4j",
@@ -36,6 +38,9 @@ enum Command {
         /// ND4J array encoding of written DL4J zips (default: keep the source's).
         #[arg(long, value_enum)]
         dl4j_encoding: Option<EncodingArg>,
+        /// Leave out the updater state (DL4J's saveUpdater=false).
+        #[arg(long)]
+        no_updater: bool,
     },
     /// Show what a model file holds.
     Inspect {
@@ -49,6 +54,12 @@ enum Command {
     },
     /// List the registered formats and what each reads and writes.
     Plugins,
+    // OBJECTS-CMD
+    /// A model's data normalizer (DL4J's addNormalizerToModel / restoreNormalizerFromFile).
+    Normalizer {
+        #[command(subcommand)]
+        command: cli::normalizer::NormalizerCommand,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -80,11 +91,13 @@ fn run(cli: Cli) -> dl4j::Result<()> {
             to,
             force,
             dl4j_encoding,
+            no_updater,
         } => {
             let opts = ConvertOptions {
                 from,
                 to,
                 force,
+                drop_updater: no_updater,
                 write: WriteOptions {
                     dl4j_encoding: dl4j_encoding.map(Into::into),
                 },
@@ -129,6 +142,8 @@ fn run(cli: Cli) -> dl4j::Result<()> {
             }
             Ok(())
         }
+        // OBJECTS-RUN
+        Command::Normalizer { command } => cli::normalizer::run(command),
         Command::Plugins => {
             println!(
                 "{:<12}{:<7}{:<7}{:<14}description",

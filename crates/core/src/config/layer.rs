@@ -222,6 +222,25 @@ impl<'a> LayerConf<'a> {
             .unwrap_or_default()
     }
 
+    /// Dropout (or DropConnect) configured: an `idropout` object (>= 0.9), the legacy `dropOut`
+    /// retain probability above 0, or a DropoutLayer; wrapped layers are looked into.
+    pub fn uses_dropout(&self) -> bool {
+        if self.get("idropout").is_some() || self.type_name == "DropoutLayer" {
+            return true;
+        }
+        if self
+            .get("dropOut")
+            .and_then(Value::as_f64)
+            .is_some_and(|p| p > 0.0)
+        {
+            return true;
+        }
+        ["fwd", "bwd", "underlying", "layer"]
+            .iter()
+            .filter_map(|k| self.inner(k))
+            .any(|l| l.uses_dropout())
+    }
+
     /// Short summary of the shape-defining fields, for tables and JSON.
     pub fn summary(&self) -> Map<String, Value> {
         let mut m = Map::new();

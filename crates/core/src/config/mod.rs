@@ -139,6 +139,28 @@ impl Configuration {
         self.root().get("dataType").and_then(Value::as_str)
     }
 
+    /// The RNG seed the network was configured with (`seed` of the first layer's
+    /// NeuralNetConfiguration, or of a graph's `defaultConfiguration`).
+    pub fn seed(&self) -> Option<i64> {
+        let root = self.root();
+        let nnc = match self.kind {
+            ModelKind::MultiLayerNetwork => root.get("confs")?.get(0)?,
+            ModelKind::ComputationGraph => root.get("defaultConfiguration")?,
+        };
+        nnc.get("seed").and_then(as_int)
+    }
+
+    /// Nodes whose layer applies dropout (or DropConnect) during training; DL4J's docs ask for
+    /// a fixed RNG seed before restoring such models for repeatable results.
+    pub fn dropout_nodes(&self) -> Vec<String> {
+        self.nodes()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|n| n.layer.as_ref().is_some_and(|l| l.uses_dropout()))
+            .map(|n| n.name)
+            .collect()
+    }
+
     /// The network's nodes in configuration order: MultiLayerNetwork layers (named `0`, `1`, ...)
     /// or ComputationGraph vertices (named as in the JSON; network inputs are not nodes).
     pub fn nodes(&self) -> Result<Vec<Node<'_>>> {

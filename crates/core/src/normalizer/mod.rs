@@ -1,6 +1,8 @@
 //! `normalizer.bin`: DL4J's `NormalizerSerializer` stream (>= 0.8.0), or a Java-serialized
 //! normalizer object (0.7.2). Every form is written back exactly.
 
+mod json;
+
 use crate::bytes::{ByteReader, ByteWriter};
 use crate::error::{Error, Result};
 use crate::java_serial;

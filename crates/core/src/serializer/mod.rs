@@ -201,25 +201,18 @@ pub fn add_normalizer_to_model(path: &Path, normalizer: &Normalizer) -> Result<(
     let bytes = normalizer.to_bytes()?;
     edit_model_file(path, |entries| {
         set_normalizer_entry(entries, bytes);
-        Ok(())
+        Ok(true)
     })
+    .map(|_| ())
 }
 
 /// Removes `normalizer.bin` in place; `false` if there was none (the file is then untouched).
 pub fn remove_normalizer_from_model(path: &Path) -> Result<bool> {
-    let (bytes, _) = Source::Path(path).load()?;
-    let entries = model_entries(&bytes).map_err(|e| e.in_file(path))?;
-    if !entries
-        .iter()
-        .any(|(n, _)| n.eq_ignore_ascii_case(NORMALIZER))
-    {
-        return Ok(false);
-    }
     edit_model_file(path, |entries| {
+        let before = entries.len();
         entries.retain(|(n, _)| !n.eq_ignore_ascii_case(NORMALIZER));
-        Ok(())
-    })?;
-    Ok(true)
+        Ok(entries.len() != before)
+    })
 }
 
 /// Checks an object key as `addObjectToFile` does, plus what makes no entry name.
@@ -251,7 +244,7 @@ pub fn add_object_to_file(path: &Path, key: &str, bytes: &[u8], replace: bool) -
                 )));
             }
             e.1 = bytes.to_vec();
-            return Ok(());
+            return Ok(true);
         }
         // After the last object, else after the model entries (before foreign entries).
         let at = entries
@@ -260,8 +253,9 @@ pub fn add_object_to_file(path: &Path, key: &str, bytes: &[u8], replace: bool) -
             .or_else(|| last_model_entry(entries))
             .map_or(entries.len(), |i| i + 1);
         entries.insert(at, (name, bytes.to_vec()));
-        Ok(())
+        Ok(true)
     })
+    .map(|_| ())
 }
 
 /// `getObjectFromFile`: the raw serialization bytes of `objects/<key>`.
@@ -304,8 +298,9 @@ pub fn remove_object_from_file(path: &Path, key: &str) -> Result<()> {
         if entries.len() == before {
             return Err(Error::Format(format!("no object with key {key:?}")));
         }
-        Ok(())
+        Ok(true)
     })
+    .map(|_| ())
 }
 
 /// The ND4J encoding the model's parameters use (for arrays added to it later).
@@ -363,14 +358,18 @@ fn set_normalizer_entry(entries: &mut Vec<Entry>, bytes: Vec<u8>) {
     }
 }
 
-/// Reads a model file's entries, lets `edit` change them, and writes the file back atomically.
-/// Entries `edit` leaves alone are copied byte for byte.
+/// Reads a model file's entries, lets `edit` change them, and writes the file back atomically
+/// when it reports a change (its return value, passed on). Entries `edit` leaves alone are
+/// copied byte for byte.
 pub fn edit_model_file(
     path: &Path,
-    edit: impl FnOnce(&mut Vec<Entry>) -> Result<()>,
-) -> Result<()> {
+    edit: impl FnOnce(&mut Vec<Entry>) -> Result<bool>,
+) -> Result<bool> {
     let (bytes, _) = Source::Path(path).load()?;
     let mut entries = model_entries(&bytes).map_err(|e| e.in_file(path))?;
-    edit(&mut entries).map_err(|e| e.in_file(path))?;
-    crate::atomic::write_file(path, true, |w| write_entries(&entries, w))
+    if !edit(&mut entries).map_err(|e| e.in_file(path))? {
+        return Ok(false);
+    }
+    crate::atomic::write_file(path, true, |w| write_entries(&entries, w))?;
+    Ok(true)
 }

@@ -54,7 +54,11 @@ enum Command {
     },
     /// List the registered formats and what each reads and writes.
     Plugins,
-    // OBJECTS-CMD
+    /// Extra objects stored in a model (DL4J's addObjectToFile / getObjectFromFile).
+    Objects {
+        #[command(subcommand)]
+        command: cli::objects::ObjectsCommand,
+    },
     /// A model's data normalizer (DL4J's addNormalizerToModel / restoreNormalizerFromFile).
     Normalizer {
         #[command(subcommand)]
@@ -142,7 +146,7 @@ fn run(cli: Cli) -> dl4j::Result<()> {
             }
             Ok(())
         }
-        // OBJECTS-RUN
+        Command::Objects { command } => cli::objects::run(command),
         Command::Normalizer { command } => cli::normalizer::run(command),
         Command::Plugins => {
             println!(

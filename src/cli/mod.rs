@@ -1,4 +1,4 @@
 //! Subcommands with subcommands of their own.
 
 pub mod normalizer;
-// pub mod objects;
+pub mod objects;

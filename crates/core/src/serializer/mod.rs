@@ -240,7 +240,7 @@ pub fn add_object_to_file(path: &Path, key: &str, bytes: &[u8], replace: bool) -
         if let Some(e) = entries.iter_mut().find(|(n, _)| *n == name) {
             if !replace {
                 return Err(Error::Refused(format!(
-                    "an object with key {key:?} exists; replace it explicitly"
+                    "an object with key {key:?} exists; replace it explicitly (--replace)"
                 )));
             }
             e.1 = bytes.to_vec();

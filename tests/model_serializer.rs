@@ -487,3 +487,99 @@ fn cli_convert_without_updater_and_normalizer_commands() {
     assert!(String::from_utf8_lossy(&r.stderr).contains("n.bin"));
     assert_eq!(std::fs::read(&out).unwrap(), before);
 }
+
+#[test]
+fn cli_objects_list_get_and_remove() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = copy_to(
+        dir.path(),
+        "dl4j/augmented/syntheticcnn_custom_norm_objects_100b4.zip",
+    );
+    let run = |args: &[&OsStr]| {
+        let out = dl4j(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    let listing = String::from_utf8(run(&[
+        OsStr::new("objects"),
+        OsStr::new("list"),
+        model.as_os_str(),
+    ]))
+    .unwrap();
+    assert_eq!(listing, "shape\tint[]\t39\nnote\tjava.lang.String\t64\n");
+
+    // Raw bytes to stdout and to a file are the entry, byte for byte.
+    let entry = zip_entries(&model)
+        .into_iter()
+        .find(|(n, _)| n == "objects/note")
+        .unwrap()
+        .1;
+    let stdout = run(&[
+        OsStr::new("objects"),
+        OsStr::new("get"),
+        model.as_os_str(),
+        OsStr::new("note"),
+    ]);
+    assert_eq!(stdout, entry);
+    let out = dir.path().join("note.ser");
+    run(&[
+        OsStr::new("objects"),
+        OsStr::new("get"),
+        model.as_os_str(),
+        OsStr::new("note"),
+        OsStr::new("--out"),
+        out.as_os_str(),
+    ]);
+    assert_eq!(std::fs::read(&out).unwrap(), entry);
+    let again = dl4j(&[
+        OsStr::new("objects"),
+        OsStr::new("get"),
+        model.as_os_str(),
+        OsStr::new("note"),
+        OsStr::new("--out"),
+        out.as_os_str(),
+    ]);
+    assert!(!again.status.success(), "an existing --out needs --force");
+
+    let before = zip_entries(&model);
+    run(&[
+        OsStr::new("objects"),
+        OsStr::new("remove"),
+        model.as_os_str(),
+        OsStr::new("shape"),
+    ]);
+    assert_kept(&before, &zip_entries(&model), &["objects/shape"]);
+    let listing = String::from_utf8(run(&[
+        OsStr::new("objects"),
+        OsStr::new("list"),
+        model.as_os_str(),
+    ]))
+    .unwrap();
+    assert_eq!(listing, "note\tjava.lang.String\t64\n");
+    let missing = dl4j(&[
+        OsStr::new("objects"),
+        OsStr::new("remove"),
+        model.as_os_str(),
+        OsStr::new("shape"),
+    ]);
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no object with key \"shape\""));
+
+    // Reserved keys are refused from the command line too, leaving the file alone.
+    let before = std::fs::read(&model).unwrap();
+    let r = dl4j(&[
+        OsStr::new("objects"),
+        OsStr::new("add"),
+        model.as_os_str(),
+        OsStr::new("NORMALIZER.BIN"),
+        OsStr::new("--string"),
+        OsStr::new("x"),
+    ]);
+    assert!(!r.status.success());
+    assert!(String::from_utf8_lossy(&r.stderr).contains("reserved"));
+    assert_eq!(std::fs::read(&model).unwrap(), before);
+}

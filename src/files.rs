@@ -6,22 +6,41 @@ use std::path::{Path, PathBuf};
 
 use dl4j_core::error::{Error, Result};
 use dl4j_core::plugin::{self, Format};
-use dl4j_core::{Archive, WriteOptions};
+use dl4j_core::{Archive, ReadOptions, WriteOptions};
 
 /// Reads a model file; `from` names the format, otherwise it is detected.
 pub fn open(path: impl AsRef<Path>, from: Option<&str>) -> Result<(Archive, &'static Format)> {
+    open_with(path, from, &ReadOptions::default())
+}
+
+/// `open` with reader options (a DL4J configuration and tensor map for foreign weights).
+pub fn open_with(
+    path: impl AsRef<Path>,
+    from: Option<&str>,
+    options: &ReadOptions,
+) -> Result<(Archive, &'static Format)> {
     let path = path.as_ref();
     crate::formats();
-    let bytes = fs::read(path).map_err(|e| Error::io(path, e))?;
+    let file = fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    // Mapped read-only: readers slice tensors out of the file without copying it first.
+    // SAFETY: the map is only read while this function runs; a file changed underneath by
+    // another process can only give wrong bytes, which every reader checks.
+    let empty = file.metadata().map_err(|e| Error::io(path, e))?.len() == 0;
+    let map = if empty {
+        None
+    } else {
+        Some(unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, e))?)
+    };
+    let bytes: &[u8] = map.as_deref().unwrap_or(&[]);
     let format = match from {
         Some(id) => plugin::by_id(id),
-        None => plugin::detect(&bytes, path),
+        None => plugin::detect(bytes, path),
     }
     .map_err(|e| e.in_file(path))?;
     let reader = format.reader.ok_or_else(|| {
         Error::Format(format!("the {} format cannot be read", format.id)).in_file(path)
     })?;
-    let archive = reader.read(&bytes).map_err(|e| e.in_file(path))?;
+    let archive = reader.read(bytes, options).map_err(|e| e.in_file(path))?;
     Ok((archive, format))
 }
 
@@ -54,6 +73,7 @@ pub struct ConvertOptions {
     pub from: Option<String>,
     pub to: Option<String>,
     pub force: bool,
+    pub read: ReadOptions,
     /// Leave out the updater state (DL4J's `saveUpdater = false`).
     pub drop_updater: bool,
     pub write: WriteOptions,
@@ -80,7 +100,7 @@ pub fn convert(
     if !opts.force && output.exists() {
         return Err(Error::Refused("exists; pass --force to replace it".into()).in_file(output));
     }
-    let (mut archive, from) = open(input, opts.from.as_deref())?;
+    let (mut archive, from) = open_with(input, opts.from.as_deref(), &opts.read)?;
     if opts.drop_updater {
         archive.updater_state = None;
     }

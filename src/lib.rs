@@ -15,10 +15,12 @@ pub mod inspect;
 
 pub use dl4j_core::*;
 pub use dl4j_native;
+pub use dl4j_safetensors;
 pub use files::{convert, open, save, ConvertOptions, Converted};
 
 /// The registered formats; calling this also keeps the built-in plugins linked in.
 pub fn formats() -> Vec<&'static Format> {
     dl4j_native::link();
+    dl4j_safetensors::link();
     dl4j_core::plugin::formats()
 }

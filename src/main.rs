@@ -41,6 +41,13 @@ enum Command {
         /// Leave out the updater state (DL4J's saveUpdater=false).
         #[arg(long)]
         no_updater: bool,
+        /// A DL4J configuration.json describing the network, for foreign weights (e.g. a
+        /// PyTorch state_dict in safetensors).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// A TOML map from source tensors to DL4J parameters, for foreign weights.
+        #[arg(long, requires = "config")]
+        map: Option<PathBuf>,
     },
     /// Show what a model file holds.
     Inspect {
@@ -96,11 +103,21 @@ fn run(cli: Cli) -> dl4j::Result<()> {
             force,
             dl4j_encoding,
             no_updater,
+            config,
+            map,
         } => {
+            let text = |p: Option<PathBuf>| -> dl4j::Result<Option<String>> {
+                p.map(|p| std::fs::read_to_string(&p).map_err(|e| dl4j::Error::io(&p, e)))
+                    .transpose()
+            };
             let opts = ConvertOptions {
                 from,
                 to,
                 force,
+                read: dl4j::ReadOptions {
+                    config: text(config)?,
+                    map: text(map)?,
+                },
                 drop_updater: no_updater,
                 write: WriteOptions {
                     dl4j_encoding: dl4j_encoding.map(Into::into),

@@ -11,7 +11,16 @@ use crate::nd4j::Encoding;
 
 /// Reads a whole file's bytes into an archive.
 pub trait Reader: Sync {
-    fn read(&self, bytes: &[u8]) -> Result<Archive>;
+    fn read(&self, bytes: &[u8], options: &ReadOptions) -> Result<Archive>;
+}
+
+/// Options every reader receives; a reader ignores what does not apply to its format.
+#[derive(Debug, Clone, Default)]
+pub struct ReadOptions {
+    /// A DL4J `configuration.json` for sources that carry no DL4J network (foreign weights).
+    pub config: Option<String>,
+    /// A mapping from source tensors to DL4J parameters (TOML), for foreign weights.
+    pub map: Option<String>,
 }
 
 /// Writes an archive.

@@ -10,7 +10,11 @@ pub use serializer::FORMAT_ID;
 struct Native;
 
 impl dl4j_core::Reader for Native {
-    fn read(&self, bytes: &[u8]) -> dl4j_core::Result<dl4j_core::Archive> {
+    fn read(
+        &self,
+        bytes: &[u8],
+        _options: &dl4j_core::ReadOptions,
+    ) -> dl4j_core::Result<dl4j_core::Archive> {
         serializer::read_archive(bytes)
     }
 }

@@ -139,6 +139,44 @@ impl ParamLayout {
         Err(first_err.expect("at least one variant"))
     }
 
+    /// The layout a configuration defines on its own (no parameter file to size unknown
+    /// layers by): every layer must be known. Used to build a parameter vector from scratch.
+    pub fn for_config(config: &Configuration) -> Result<ParamLayout> {
+        let nodes = ordered_nodes(config)?;
+        let probe = build_variant(config.kind(), &nodes, 0, Variant::CURRENT);
+        let total = match probe {
+            Ok(l) => return Ok(l),
+            Err(_) => {
+                let mut total = 0usize;
+                for n in &nodes {
+                    let Some(l) = &n.layer else { continue };
+                    match layer_params(l, Variant::CURRENT)
+                        .map_err(|e| Error::Config(format!("layer {:?}: {e}", n.name)))?
+                    {
+                        Known::Params(p) => {
+                            total += p.memory.iter().map(ParamSpec::len).sum::<usize>()
+                        }
+                        Known::Unknown => {
+                            return Err(Error::Config(format!(
+                                "layer {:?} ({}) has no known parameter layout",
+                                n.name,
+                                l.class.as_deref().unwrap_or(&l.type_name)
+                            )))
+                        }
+                    }
+                }
+                total
+            }
+        };
+        let layout = build_variant(config.kind(), &nodes, total, Variant::CURRENT)?;
+        if layout.unknown.is_some() {
+            return Err(Error::Config(
+                "the configuration has vertices of unknown layout".into(),
+            ));
+        }
+        Ok(layout)
+    }
+
     /// All known parameters in flat order.
     pub fn params(&self) -> impl Iterator<Item = &ParamEntry> {
         self.layers.iter().flat_map(|l| l.params.iter())

@@ -1,0 +1,71 @@
+//! DL4J <-> safetensors, lossless both ways.
+//!
+//! Export writes one tensor per parameter (DL4J's key, logical shape, row-major, dtype kept),
+//! one per updater-state piece (`updater.<param>.<piece>`), the normalizer's arrays
+//! (`normalizer.<field>`), objects and unknown entries as U8 tensors, and everything needed to
+//! rebuild the exact archive in `__metadata__`. Import rebuilds that archive; files written by
+//! other tools become DL4J networks given a DL4J configuration (and optionally a tensor map).
+
+mod export;
+mod foreign;
+mod import;
+mod meta;
+mod st;
+
+use dl4j_core::plugin::Format;
+use dl4j_core::{Archive, ReadOptions, Result, WriteOptions};
+
+pub use foreign::import_foreign;
+
+/// Format id on the command line.
+pub const FORMAT_ID: &str = "safetensors";
+
+struct SafetensorsFormat;
+
+impl dl4j_core::Reader for SafetensorsFormat {
+    fn read(&self, bytes: &[u8], options: &ReadOptions) -> Result<Archive> {
+        let file = st::SafeFile::parse(bytes)?;
+        if meta::is_ours(&file) {
+            import::rebuild(&file)
+        } else {
+            let config = options.config.as_deref().ok_or_else(|| {
+                dl4j_core::Error::Format(
+                    "this safetensors file was not written from a DL4J model: pass the DL4J network with --config configuration.json (and optionally --map mapping.toml)".into(),
+                )
+            })?;
+            import_foreign(&file, config, options.map.as_deref())
+        }
+    }
+}
+
+impl dl4j_core::Writer for SafetensorsFormat {
+    fn write(
+        &self,
+        archive: &Archive,
+        out: &mut dyn std::io::Write,
+        _options: &WriteOptions,
+    ) -> Result<()> {
+        export::write(archive, out)
+    }
+}
+
+/// An 8-byte little-endian header length followed by a JSON object that fits the file.
+fn detect(bytes: &[u8]) -> bool {
+    st::looks_like_safetensors(bytes)
+}
+
+static SAFETENSORS: SafetensorsFormat = SafetensorsFormat;
+
+dl4j_core::inventory::submit! {
+    Format {
+        id: FORMAT_ID,
+        description: "safetensors (DL4J export with full metadata, or foreign weights + --config)",
+        extensions: &["safetensors"],
+        detect,
+        reader: Some(&SAFETENSORS),
+        writer: Some(&SAFETENSORS),
+    }
+}
+
+/// Referenced by the facade so the linker keeps this crate's registration.
+pub fn link() {}

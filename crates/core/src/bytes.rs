@@ -10,15 +10,29 @@ use crate::error::{Error, Result};
 pub struct ByteReader<'a> {
     data: &'a [u8],
     pos: usize,
+    mark: usize,
 }
 
 impl<'a> ByteReader<'a> {
     pub fn new(data: &'a [u8]) -> Self {
-        ByteReader { data, pos: 0 }
+        ByteReader {
+            data,
+            pos: 0,
+            mark: 0,
+        }
     }
 
     pub fn pos(&self) -> usize {
         self.pos
+    }
+
+    /// Remembers the position for `to_mark`.
+    pub fn set_mark(&mut self) {
+        self.mark = self.pos;
+    }
+
+    pub fn to_mark(&mut self) {
+        self.pos = self.mark;
     }
 
     pub fn remaining(&self) -> usize {

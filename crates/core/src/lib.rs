@@ -16,6 +16,7 @@ pub mod error;
 pub mod java_serial;
 pub mod layout;
 pub mod nd4j;
+pub mod nd4j_input;
 pub mod normalizer;
 pub mod plugin;
 pub mod serializer;

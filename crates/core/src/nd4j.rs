@@ -9,6 +9,7 @@ use half::{bf16, f16};
 
 use crate::bytes::{ByteReader, ByteWriter};
 use crate::error::{Error, Result};
+use crate::nd4j_input::{ArrayInput, StreamInput};
 use crate::tensor::{checked_product, DType, Order, Tensor, TensorData};
 
 /// Largest rank accepted from a file (ND4J itself caps at 32).
@@ -244,7 +245,7 @@ struct BufferHeader {
     offset: usize,
 }
 
-fn read_header(r: &mut ByteReader, what: &str) -> Result<BufferHeader> {
+fn read_header<I: ArrayInput + ?Sized>(r: &mut I, what: &str) -> Result<BufferHeader> {
     let offset = r.pos();
     let mode = r.utf(&format!("{what} allocation mode"))?;
     let alloc = AllocMode::from_name(&mode).ok_or_else(|| {
@@ -259,18 +260,15 @@ fn read_header(r: &mut ByteReader, what: &str) -> Result<BufferHeader> {
     } else {
         // ND4J 1.0.0-beta2 re-wrote buffers read from legacy files with their legacy mode name
         // but an int64 length: if the int32 reading gives no type name, try that.
-        let mark = r.clone();
+        r.mark();
         let len = r.i32(&format!("{what} length"))? as i64;
         match r.utf(&format!("{what} type")) {
             Ok(t) if is_type_name(&t) => (len, t),
             first => {
-                let mut retry = mark;
-                let long = retry.i64(&format!("{what} length")).ok();
-                match (long, long.and_then(|_| retry.utf("type").ok())) {
-                    (Some(l), Some(t)) if is_type_name(&t) => {
-                        *r = retry;
-                        (l, t)
-                    }
+                r.rewind();
+                let long = r.i64(&format!("{what} length")).ok();
+                match (long, long.and_then(|_| r.utf("type").ok())) {
+                    (Some(l), Some(t)) if is_type_name(&t) => (l, t),
                     _ => (len, first?),
                 }
             }
@@ -287,24 +285,6 @@ fn read_header(r: &mut ByteReader, what: &str) -> Result<BufferHeader> {
 
 fn is_type_name(s: &str) -> bool {
     DType::from_nd4j_name(s).is_some() || matches!(s, "COMPRESSED" | "UTF8")
-}
-
-/// Checks `len` elements of `size` bytes are really there before anything is allocated.
-fn check_available(r: &ByteReader, len: u64, size: usize, what: &str) -> Result<usize> {
-    let need = len.checked_mul(size as u64);
-    match need {
-        Some(n) if n <= r.remaining() as u64 => Ok(len as usize),
-        _ => Err(r.err(format!(
-            "truncated or corrupt: {what} claims {len} elements of {size} bytes but only {} bytes follow",
-            r.remaining()
-        ))),
-    }
-}
-
-fn read_elements(r: &mut ByteReader, dtype: DType, len: u64, what: &str) -> Result<TensorData> {
-    let n = check_available(r, len, dtype.size(), what)?;
-    let bytes = r.take(n * dtype.size(), what)?;
-    Ok(decode_be(dtype, bytes))
 }
 
 /// Decodes big-endian elements; `bytes.len()` must be a multiple of the element size.
@@ -392,8 +372,19 @@ pub fn read_array_exact(bytes: &[u8]) -> Result<Nd4jArray> {
     Ok(a)
 }
 
-/// Reads one array at the reader's position.
-pub fn read_array(r: &mut ByteReader) -> Result<Nd4jArray> {
+/// Reads a whole array from a stream of `len` bytes (a zip entry), decoding elements as they
+/// arrive; trailing bytes are an error.
+pub fn read_array_from(reader: impl std::io::Read, len: u64) -> Result<Nd4jArray> {
+    let mut r = StreamInput::new(reader, len);
+    let a = read_array(&mut r)?;
+    if !r.at_end()? {
+        return Err(r.err("unexpected bytes after the array".into()));
+    }
+    Ok(a)
+}
+
+/// Reads one array at the input's position.
+pub fn read_array<I: ArrayInput + ?Sized>(r: &mut I) -> Result<Nd4jArray> {
     let sh = read_header(r, "shape buffer")?;
     let shape_type = match sh.type_name.as_str() {
         "INT" => DType::I32,
@@ -415,7 +406,7 @@ pub fn read_array(r: &mut ByteReader) -> Result<Nd4jArray> {
         ));
     }
     let info_at = r.pos();
-    let info: Vec<i64> = match read_elements(r, shape_type, sh.len, "shape buffer")? {
+    let info: Vec<i64> = match r.elements(shape_type, sh.len, "shape buffer")? {
         TensorData::I32(v) => v.into_iter().map(i64::from).collect(),
         TensorData::I64(v) => v,
         _ => unreachable!("shape types are INT or LONG"),
@@ -463,7 +454,7 @@ pub fn read_array(r: &mut ByteReader) -> Result<Nd4jArray> {
 
     // M2.1 writes empty arrays as a shape buffer only.
     let empty = n == 0 || (sh.alloc == AllocMode::MixedDataTypes && extras & extras::EMPTY != 0);
-    if r.is_at_end() && empty {
+    if empty && r.at_end()? {
         let dtype = extras_dtype.unwrap_or(DType::F32);
         return Ok(Nd4jArray {
             tensor: Tensor::new(shape, TensorData::with_capacity(dtype, 0))?,
@@ -492,7 +483,7 @@ pub fn read_array(r: &mut ByteReader) -> Result<Nd4jArray> {
         })?,
     };
     let data_at = r.pos();
-    let data = read_elements(r, dtype, dh.len, "data buffer")?;
+    let data = r.elements(dtype, dh.len, "data buffer")?;
     let tensor = place_by_strides(data, shape, &strides, n)
         .map_err(|m| Error::malformed(data_at as u64, m))?;
     Ok(Nd4jArray {
@@ -587,8 +578,23 @@ pub fn nd4j_strides(shape: &[usize], order: Order) -> Vec<i64> {
 
 /// Writes an array as `Nd4j.write` would in the array's own allocation mode.
 pub fn write_array(a: &Nd4jArray, out: &mut Vec<u8>) -> Result<()> {
+    write_array_to(a, a.alloc, a.shape_only, out)
+}
+
+/// Elements encoded per write when streaming an array out.
+const WRITE_CHUNK: usize = 1 << 14;
+
+/// Writes an array as `Nd4j.write` would, in allocation mode `alloc` (its encoding generation),
+/// streaming the elements out in chunks.
+pub fn write_array_to(
+    a: &Nd4jArray,
+    alloc: AllocMode,
+    shape_only: bool,
+    out: &mut dyn std::io::Write,
+) -> Result<()> {
+    let io = |e: std::io::Error| Error::Format(format!("writing an ND4J array: {e}"));
     let t = &a.tensor;
-    let encoding = a.alloc.encoding();
+    let encoding = alloc.encoding();
     let dtype = t.dtype();
     if !encoding.supports(dtype) {
         return Err(Error::Unsupported(format!(
@@ -609,7 +615,7 @@ pub fn write_array(a: &Nd4jArray, out: &mut Vec<u8>) -> Result<()> {
     info.push(match encoding {
         Encoding::Modern => {
             dtype_extras(dtype)
-                | if a.shape_only || t.is_empty() {
+                | if shape_only || t.is_empty() {
                     extras::EMPTY
                 } else {
                     0
@@ -623,25 +629,26 @@ pub fn write_array(a: &Nd4jArray, out: &mut Vec<u8>) -> Result<()> {
         Order::F => 102,
     });
 
-    let mode = a.alloc.name();
-    out.put_utf(mode)?;
+    let mode = alloc.name();
+    let mut head: Vec<u8> = Vec::new();
+    head.put_utf(mode)?;
     if encoding == Encoding::Legacy {
-        out.put_i32(info.len() as i32);
-        out.put_utf("INT")?;
+        head.put_i32(info.len() as i32);
+        head.put_utf("INT")?;
         for v in &info {
-            out.put_i32(*v as i32);
+            head.put_i32(*v as i32);
         }
     } else {
-        out.put_i64(info.len() as i64);
-        out.put_utf("LONG")?;
+        head.put_i64(info.len() as i64);
+        head.put_utf("LONG")?;
         for v in &info {
-            out.put_i64(*v);
+            head.put_i64(*v);
         }
     }
-    if a.shape_only {
-        return Ok(());
+    if shape_only {
+        return out.write_all(&head).map_err(io);
     }
-    out.put_utf(mode)?;
+    head.put_utf(mode)?;
     if encoding == Encoding::Legacy {
         let n = i32::try_from(t.len()).map_err(|_| {
             Error::Unsupported(format!(
@@ -649,17 +656,32 @@ pub fn write_array(a: &Nd4jArray, out: &mut Vec<u8>) -> Result<()> {
                 t.len()
             ))
         })?;
-        out.put_i32(n);
+        head.put_i32(n);
     } else {
-        out.put_i64(t.len() as i64);
+        head.put_i64(t.len() as i64);
     }
-    out.put_utf(dtype.nd4j_name())?;
+    head.put_utf(dtype.nd4j_name())?;
+    out.write_all(&head).map_err(io)?;
+    let mut buf = Vec::with_capacity(WRITE_CHUNK * dtype.size());
     match a.order {
-        Order::C => encode_be(t.data(), out),
+        Order::C => {
+            for start in (0..t.len()).step_by(WRITE_CHUNK) {
+                buf.clear();
+                encode_be(
+                    &t.data().slice(start..(start + WRITE_CHUNK).min(t.len())),
+                    &mut buf,
+                );
+                out.write_all(&buf).map_err(io)?;
+            }
+        }
         Order::F => {
             // Buffer holds column-major data; gather it from our row-major copy.
             let idx = f_order_gather(&shape);
-            encode_be(&t.data().gather(&idx), out)
+            for chunk in idx.chunks(WRITE_CHUNK) {
+                buf.clear();
+                encode_be(&t.data().gather(chunk), &mut buf);
+                out.write_all(&buf).map_err(io)?;
+            }
         }
     }
     Ok(())

@@ -212,9 +212,59 @@ impl TensorData {
         }
     }
 
+    /// `n` zeros (false) of the given type.
+    pub fn zeros(dtype: DType, n: usize) -> TensorData {
+        match dtype {
+            DType::F64 => TensorData::F64(vec![0.0; n]),
+            DType::F32 => TensorData::F32(vec![0.0; n]),
+            DType::F16 => TensorData::F16(vec![f16::ZERO; n]),
+            DType::BF16 => TensorData::BF16(vec![bf16::ZERO; n]),
+            DType::I64 => TensorData::I64(vec![0; n]),
+            DType::I32 => TensorData::I32(vec![0; n]),
+            DType::I16 => TensorData::I16(vec![0; n]),
+            DType::I8 => TensorData::I8(vec![0; n]),
+            DType::U8 => TensorData::U8(vec![0; n]),
+            DType::U16 => TensorData::U16(vec![0; n]),
+            DType::U32 => TensorData::U32(vec![0; n]),
+            DType::U64 => TensorData::U64(vec![0; n]),
+            DType::Bool => TensorData::Bool(vec![false; n]),
+        }
+    }
+
     /// Elements `range` as a new vector of the same type.
     pub fn slice(&self, range: std::ops::Range<usize>) -> TensorData {
         map_data!(self, v => v[range].to_vec())
+    }
+
+    /// Appends `other`'s elements; both must hold the same type.
+    pub fn append(&mut self, other: TensorData) {
+        match (self, other) {
+            (TensorData::F64(a), TensorData::F64(b)) => a.extend(b),
+            (TensorData::F32(a), TensorData::F32(b)) => a.extend(b),
+            (TensorData::F16(a), TensorData::F16(b)) => a.extend(b),
+            (TensorData::BF16(a), TensorData::BF16(b)) => a.extend(b),
+            (TensorData::I64(a), TensorData::I64(b)) => a.extend(b),
+            (TensorData::I32(a), TensorData::I32(b)) => a.extend(b),
+            (TensorData::I16(a), TensorData::I16(b)) => a.extend(b),
+            (TensorData::I8(a), TensorData::I8(b)) => a.extend(b),
+            (TensorData::U8(a), TensorData::U8(b)) => a.extend(b),
+            (TensorData::U16(a), TensorData::U16(b)) => a.extend(b),
+            (TensorData::U32(a), TensorData::U32(b)) => a.extend(b),
+            (TensorData::U64(a), TensorData::U64(b)) => a.extend(b),
+            (TensorData::Bool(a), TensorData::Bool(b)) => a.extend(b),
+            (a, b) => panic!("appending {} data to {} data", b.dtype(), a.dtype()),
+        }
+    }
+
+    /// The given ranges of elements, concatenated.
+    pub fn concat_ranges(&self, ranges: &[std::ops::Range<usize>]) -> TensorData {
+        map_data!(self, v => {
+            let mut out = Vec::with_capacity(ranges.iter().map(|r| r.len()).sum());
+            for r in ranges {
+                out.extend_from_slice(&v[r.clone()]);
+            }
+            out
+        })
     }
 
     /// Elements picked by index, in the order given.

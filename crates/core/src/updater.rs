@@ -11,6 +11,9 @@ use crate::error::{Error, Result};
 use crate::layout::{ParamLayout, UpdaterRef};
 use crate::tensor::Tensor;
 
+/// Per state piece, the runs of state indices it occupies.
+pub type PieceRuns = Vec<(&'static str, Vec<std::ops::Range<usize>>)>;
+
 /// The two historical layouts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StateLayoutKind {
@@ -248,32 +251,58 @@ impl UpdaterLayout {
         }
     }
 
-    /// For the flat parameter range `start..start+len`, the state indices of each piece
-    /// (`(piece name, indices)`), following DL4J's 1:1 mapping inside blocks.
+    /// For the flat parameter range `start..start+len`, where each piece's state lies: runs of
+    /// state indices per piece (`(piece name, runs)`), following DL4J's 1:1 mapping inside
+    /// blocks. Usually one run per piece.
+    pub fn piece_runs(&self, start: usize, len: usize) -> Result<PieceRuns> {
+        let end = start + len;
+        let mut blocks: Vec<&StateBlock> = self
+            .blocks
+            .iter()
+            .filter(|b| b.detached.is_none() && b.param_len > 0)
+            .filter(|b| b.param_start < end && start < b.param_start + b.param_len)
+            .collect();
+        blocks.sort_by_key(|b| b.param_start);
+        let mut out: Vec<(&'static str, Vec<std::ops::Range<usize>>)> = Vec::new();
+        let mut pos = start;
+        for b in blocks {
+            if b.param_start > pos {
+                break;
+            }
+            let a = pos;
+            let z = end.min(b.param_start + b.param_len);
+            for (k, piece) in b.pieces.iter().enumerate() {
+                let s = b.state_start + k * b.param_len + (a - b.param_start);
+                let run = s..s + (z - a);
+                match out.iter_mut().find(|(n, _)| n == piece) {
+                    Some((_, runs)) => match runs.last_mut() {
+                        Some(last) if last.end == run.start => last.end = run.end,
+                        _ => runs.push(run),
+                    },
+                    None => out.push((piece, vec![run])),
+                }
+            }
+            pos = z;
+        }
+        if pos < end {
+            return Err(Error::Inconsistent(format!(
+                "parameter position {pos} is in no updater block"
+            )));
+        }
+        Ok(out)
+    }
+
+    /// Like [`piece_runs`](Self::piece_runs), with every state index listed.
     pub fn piece_indices(
         &self,
         start: usize,
         len: usize,
     ) -> Result<Vec<(&'static str, Vec<usize>)>> {
-        let mut out: Vec<(&'static str, Vec<usize>)> = Vec::new();
-        for p in start..start + len {
-            let b = self
-                .blocks
-                .iter()
-                .filter(|b| b.detached.is_none())
-                .find(|b| (b.param_start..b.param_start + b.param_len).contains(&p))
-                .ok_or_else(|| {
-                    Error::Inconsistent(format!("parameter position {p} is in no updater block"))
-                })?;
-            for (k, piece) in b.pieces.iter().enumerate() {
-                let idx = b.state_start + k * b.param_len + (p - b.param_start);
-                match out.iter_mut().find(|(n, _)| n == piece) {
-                    Some((_, v)) => v.push(idx),
-                    None => out.push((piece, vec![idx])),
-                }
-            }
-        }
-        Ok(out)
+        Ok(self
+            .piece_runs(start, len)?
+            .into_iter()
+            .map(|(n, runs)| (n, runs.into_iter().flatten().collect()))
+            .collect())
     }
 
     /// State of one parameter, per piece, in the parameter's logical shape and order.
@@ -282,17 +311,17 @@ impl UpdaterLayout {
         state: &Tensor,
         param: &crate::layout::ParamEntry,
     ) -> Result<Vec<(&'static str, Tensor)>> {
-        self.piece_indices(param.offset, param.len())?
+        self.piece_runs(param.offset, param.len())?
             .into_iter()
-            .map(|(name, idx)| {
-                if idx.iter().any(|&i| i >= state.len()) {
+            .map(|(name, runs)| {
+                if runs.iter().any(|r| r.end > state.len()) {
                     return Err(Error::Inconsistent(format!(
                         "updater state for {} lies outside the {} state values",
                         param.name,
                         state.len()
                     )));
                 }
-                let flat = state.data().gather(&idx);
+                let flat = state.data().concat_ranges(&runs);
                 let t = crate::layout::extract_segment(&flat, 0, &param.shape, param.order)?;
                 Ok((name, t))
             })

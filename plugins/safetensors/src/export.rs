@@ -8,7 +8,7 @@
 
 use std::io::Write;
 
-use dl4j_core::layout::{extract_segment, ParamLayout};
+use dl4j_core::layout::ParamLayout;
 use dl4j_core::nd4j::Nd4jArray;
 use dl4j_core::tensor::{DType, Order, TensorData};
 use dl4j_core::updater::UpdaterLayout;
@@ -91,18 +91,18 @@ struct StatePiece {
     name: String,
     shape: Vec<usize>,
     order: Order,
-    indices: Vec<usize>,
+    runs: Vec<std::ops::Range<usize>>,
 }
 
 fn state_pieces(segments: &[Segment], ul: &UpdaterLayout) -> Result<Vec<StatePiece>> {
     let mut v = Vec::new();
     for s in segments {
-        for (piece, indices) in ul.piece_indices(s.offset, s.len())? {
+        for (piece, runs) in ul.piece_runs(s.offset, s.len())? {
             v.push(StatePiece {
                 name: format!("updater.{}.{piece}", s.name),
                 shape: s.shape.clone(),
                 order: s.order,
-                indices,
+                runs,
             });
         }
     }
@@ -115,7 +115,7 @@ fn state_pieces(segments: &[Segment], ul: &UpdaterLayout) -> Result<Vec<StatePie
                 name: format!("updater.{name}.{piece}"),
                 shape: vec![b.param_len],
                 order: Order::C,
-                indices: (start..start + b.param_len).collect(),
+                runs: std::iter::once(start..start + b.param_len).collect(),
             });
         }
     }
@@ -278,8 +278,13 @@ pub fn write(archive: &Archive, out: &mut dyn Write) -> Result<()> {
             dtype: params.tensor.dtype(),
             shape: s.shape.clone(),
             bytes: Box::new(move || {
-                let t = extract_segment(params.tensor.data(), offset, &shape, order)?;
-                Ok(le_bytes(t.data()))
+                let run = offset..offset + shape.iter().product::<usize>();
+                Ok(st::segment_le(
+                    params.tensor.data(),
+                    std::slice::from_ref(&run),
+                    &shape,
+                    order,
+                ))
             }),
         });
     }
@@ -300,7 +305,10 @@ pub fn write(archive: &Archive, out: &mut dyn Write) -> Result<()> {
             Some(ul) => state_pieces(&segments, ul)?,
             None => Vec::new(),
         };
-        let covered: usize = pieces.iter().map(|p| p.indices.len()).sum();
+        let covered: usize = pieces
+            .iter()
+            .flat_map(|p| p.runs.iter().map(|r| r.len()))
+            .sum();
         let by_piece = ul.is_some() && covered == state.tensor.len();
         updater_meta = json!({
             "type": ul.as_ref().map(|u| u.summary()),
@@ -321,15 +329,13 @@ pub fn write(archive: &Archive, out: &mut dyn Write) -> Result<()> {
             });
         }
         for p in &state_pieces_list {
-            let (shape, order, indices) = (p.shape.clone(), p.order, &p.indices);
+            let (shape, order, runs) = (p.shape.clone(), p.order, &p.runs);
             items.push(Item {
                 name: p.name.clone(),
                 dtype: state.tensor.dtype(),
                 shape: p.shape.clone(),
                 bytes: Box::new(move || {
-                    let flat = state.tensor.data().gather(indices);
-                    let t = extract_segment(&flat, 0, &shape, order)?;
-                    Ok(le_bytes(t.data()))
+                    Ok(st::segment_le(state.tensor.data(), runs, &shape, order))
                 }),
             });
         }

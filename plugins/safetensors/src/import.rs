@@ -6,7 +6,9 @@
 //! exactly once.
 
 use dl4j_core::config::Charset;
-use dl4j_core::layout::ParamLayout;
+use std::ops::Range;
+
+use dl4j_core::layout::{insert_segment, ParamLayout};
 use dl4j_core::nd4j::{AllocMode, Encoding, Nd4jArray};
 use dl4j_core::normalizer::{HybridStats, HybridStrategy, Normalizer, StatsPair};
 use dl4j_core::tensor::{DType, Order, Tensor, TensorData};
@@ -76,35 +78,6 @@ fn nd4j_array(t: Tensor, meta: &Value) -> Result<Nd4jArray> {
     })
 }
 
-/// Writes a row-major tensor into `flat` at `offset`, laid out in `order`.
-fn scatter(flat: &mut [u8], elem: usize, offset: usize, shape: &[usize], order: Order, src: &[u8]) {
-    let n: usize = shape.iter().product();
-    match order {
-        Order::C => flat[offset * elem..(offset + n) * elem].copy_from_slice(&src[..n * elem]),
-        Order::F => {
-            // Row-major position p holds logical index idx; its f-order offset is Σ idx[k]·fstride[k].
-            let rank = shape.len();
-            let mut fstride = vec![1usize; rank];
-            for k in 1..rank {
-                fstride[k] = fstride[k - 1] * shape[k - 1];
-            }
-            let mut idx = vec![0usize; rank];
-            for p in 0..n {
-                let f: usize = idx.iter().zip(&fstride).map(|(i, s)| i * s).sum();
-                let to = (offset + f) * elem;
-                flat[to..to + elem].copy_from_slice(&src[p * elem..(p + 1) * elem]);
-                for k in (0..rank).rev() {
-                    idx[k] += 1;
-                    if idx[k] < shape[k] {
-                        break;
-                    }
-                    idx[k] = 0;
-                }
-            }
-        }
-    }
-}
-
 fn check(t: &StTensor, dtype: DType, shape: &[usize]) -> Result<()> {
     if st::dtype_from_st(t.dtype) != Some(dtype) || t.shape != shape {
         return Err(bad(format!(
@@ -153,8 +126,8 @@ pub fn rebuild(file: &SafeFile) -> Result<Archive> {
     let n: usize = usizes(&pmeta["array"]["shape"], "parameter shape")?
         .iter()
         .product();
-    let elem = dtype.size();
-    let mut flat = vec![0u8; n * elem];
+    // Each tensor is decoded on its own and placed; only the flat vector is whole.
+    let mut flat = TensorData::zeros(dtype, n);
     let mut filled = vec![false; n];
     let order_list = json(file, meta::PARAM_ORDER)?;
     for seg in order_list
@@ -179,19 +152,20 @@ pub fn rebuild(file: &SafeFile) -> Result<Archive> {
         filled[offset..offset + len]
             .iter_mut()
             .for_each(|f| *f = true);
-        scatter(
+        let src = st::decode_le(dtype, t.data);
+        insert_segment(
             &mut flat,
-            elem,
-            offset,
+            std::slice::from_ref(&(offset..offset + len)),
             &shape,
             order(&seg["order"])?,
-            t.data,
-        );
+            &src,
+        )?;
     }
     if let Some(hole) = filled.iter().position(|f| !f) {
         return Err(bad(format!("parameter {hole} is in no tensor")));
     }
-    let params = nd4j_array(Tensor::vector(st::decode_le(dtype, &flat)), &pmeta["array"])?;
+    drop(filled);
+    let params = nd4j_array(Tensor::vector(flat), &pmeta["array"])?;
 
     // Updater state.
     let umeta = json(file, meta::UPDATER)?;
@@ -271,35 +245,30 @@ fn scatter_state(
 ) -> Result<TensorData> {
     let layout = ParamLayout::build(config, params.tensor.len())?;
     let ul = UpdaterLayout::build(config, &layout, len)?;
-    let elem = dtype.size();
-    let mut state = vec![0u8; len * elem];
+    let mut state = TensorData::zeros(dtype, len);
     let mut filled = vec![false; len];
-    let mut put = |name: &str, shape: &[usize], ord: Order, indices: &[usize]| -> Result<()> {
+    let mut put = |name: &str, shape: &[usize], ord: Order, runs: &[Range<usize>]| -> Result<()> {
         let t = tensor(file, name)?;
         check(t, dtype, shape)?;
-        // Row-major tensor -> segment order (the order the indices walk in).
-        let mut seg = vec![0u8; indices.len() * elem];
-        scatter(&mut seg, elem, 0, shape, ord, t.data);
-        for (k, &i) in indices.iter().enumerate() {
-            if i >= len || filled[i] {
+        for r in runs {
+            if r.end > len || filled[r.clone()].iter().any(|&f| f) {
                 return Err(bad(format!("updater tensor {name:?} overlaps another")));
             }
-            filled[i] = true;
-            state[i * elem..(i + 1) * elem].copy_from_slice(&seg[k * elem..(k + 1) * elem]);
+            filled[r.clone()].iter_mut().for_each(|f| *f = true);
         }
-        Ok(())
+        insert_segment(&mut state, runs, shape, ord, &st::decode_le(dtype, t.data))
     };
     for seg in order_list.as_array().into_iter().flatten() {
         let name = seg["name"].as_str().unwrap_or_default();
         let shape = usizes(&seg["shape"], "parameter shape")?;
         let offset = seg["offset"].as_u64().unwrap_or_default() as usize;
         let n: usize = shape.iter().product();
-        for (piece, indices) in ul.piece_indices(offset, n)? {
+        for (piece, runs) in ul.piece_runs(offset, n)? {
             put(
                 &format!("updater.{name}.{piece}"),
                 &shape,
                 order(&seg["order"])?,
-                &indices,
+                &runs,
             )?;
         }
     }
@@ -307,19 +276,18 @@ fn scatter_state(
         let name = b.detached.as_ref().expect("filtered");
         for (k, piece) in b.pieces.iter().enumerate() {
             let start = b.state_start + k * b.param_len;
-            let indices: Vec<usize> = (start..start + b.param_len).collect();
             put(
                 &format!("updater.{name}.{piece}"),
                 &[b.param_len],
                 Order::C,
-                &indices,
+                std::slice::from_ref(&(start..start + b.param_len)),
             )?;
         }
     }
     if let Some(hole) = filled.iter().position(|f| !f) {
         return Err(bad(format!("updater state value {hole} is in no tensor")));
     }
-    Ok(st::decode_le(dtype, &state))
+    Ok(state)
 }
 
 fn normalizer(file: &SafeFile, m: &Value) -> Result<Normalizer> {

@@ -3,8 +3,9 @@
 
 use std::collections::HashMap;
 use std::io::Write;
+use std::ops::Range;
 
-use dl4j_core::tensor::{DType, Tensor, TensorData};
+use dl4j_core::tensor::{DType, Order, Tensor, TensorData};
 use dl4j_core::{Error, Result};
 use safetensors::{Dtype, SafeTensors};
 
@@ -155,6 +156,109 @@ pub fn encode_le(data: &TensorData, out: &mut Vec<u8>) {
         TensorData::I8(v) => out.extend(v.iter().map(|&x| x as u8)),
         TensorData::U8(v) => out.extend_from_slice(v),
         TensorData::Bool(v) => out.extend(v.iter().map(|&x| x as u8)),
+    }
+}
+
+/// Elements that can be written little-endian.
+trait Le: Copy {
+    fn put(self, out: &mut Vec<u8>);
+}
+
+macro_rules! le_via {
+    ($($t:ty => |$x:ident| $e:expr),* $(,)?) => {
+        $(impl Le for $t {
+            fn put(self, out: &mut Vec<u8>) {
+                let $x = self;
+                out.extend_from_slice(&$e);
+            }
+        })*
+    };
+}
+le_via!(
+    f64 => |x| x.to_bits().to_le_bytes(),
+    f32 => |x| x.to_bits().to_le_bytes(),
+    half::f16 => |x| x.to_bits().to_le_bytes(),
+    half::bf16 => |x| x.to_bits().to_le_bytes(),
+    i64 => |x| x.to_le_bytes(),
+    u64 => |x| x.to_le_bytes(),
+    i32 => |x| x.to_le_bytes(),
+    u32 => |x| x.to_le_bytes(),
+    i16 => |x| x.to_le_bytes(),
+    u16 => |x| x.to_le_bytes(),
+    i8 => |x| x.to_le_bytes(),
+    u8 => |x| [x],
+    bool => |x| [x as u8],
+);
+
+fn segment_typed<T: Le>(v: &[T], runs: &[Range<usize>], shape: &[usize], order: Order) -> Vec<u8> {
+    let n: usize = shape.iter().product();
+    let mut out = Vec::with_capacity(n * std::mem::size_of::<T>().max(1));
+    // Segment position -> element, through the runs (nearly always a single one).
+    let starts: Vec<usize> = runs
+        .iter()
+        .scan(0, |acc, r| {
+            let s = *acc;
+            *acc += r.len();
+            Some(s)
+        })
+        .collect();
+    let at = |i: usize| -> T {
+        if runs.len() == 1 {
+            return v[runs[0].start + i];
+        }
+        let k = starts.partition_point(|&s| s <= i) - 1;
+        v[runs[k].start + (i - starts[k])]
+    };
+    match order {
+        Order::C => (0..n).for_each(|i| at(i).put(&mut out)),
+        Order::F => {
+            // Visit logical indices row-major; each sits at Σ idx[k]·fstride[k] in the segment.
+            let rank = shape.len();
+            let mut fstride = vec![1usize; rank];
+            for k in 1..rank {
+                fstride[k] = fstride[k - 1] * shape[k - 1];
+            }
+            let mut idx = vec![0usize; rank];
+            let mut f = 0usize;
+            for _ in 0..n {
+                at(f).put(&mut out);
+                for k in (0..rank).rev() {
+                    idx[k] += 1;
+                    f += fstride[k];
+                    if idx[k] < shape[k] {
+                        break;
+                    }
+                    f -= fstride[k] * shape[k];
+                    idx[k] = 0;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Little-endian bytes, in row-major order of `shape`, of the segment made of `runs` of `data`
+/// and laid out in `order`: one pass, no intermediate copy.
+pub fn segment_le(
+    data: &TensorData,
+    runs: &[Range<usize>],
+    shape: &[usize],
+    order: Order,
+) -> Vec<u8> {
+    match data {
+        TensorData::F64(v) => segment_typed(v, runs, shape, order),
+        TensorData::F32(v) => segment_typed(v, runs, shape, order),
+        TensorData::F16(v) => segment_typed(v, runs, shape, order),
+        TensorData::BF16(v) => segment_typed(v, runs, shape, order),
+        TensorData::I64(v) => segment_typed(v, runs, shape, order),
+        TensorData::U64(v) => segment_typed(v, runs, shape, order),
+        TensorData::I32(v) => segment_typed(v, runs, shape, order),
+        TensorData::U32(v) => segment_typed(v, runs, shape, order),
+        TensorData::I16(v) => segment_typed(v, runs, shape, order),
+        TensorData::U16(v) => segment_typed(v, runs, shape, order),
+        TensorData::I8(v) => segment_typed(v, runs, shape, order),
+        TensorData::U8(v) => segment_typed(v, runs, shape, order),
+        TensorData::Bool(v) => segment_typed(v, runs, shape, order),
     }
 }
 

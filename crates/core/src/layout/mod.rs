@@ -235,41 +235,97 @@ pub fn extract_segment(
     let data = match order {
         Order::C => flat.slice(offset..offset + n),
         Order::F => {
-            let idx = f_to_c_indices(shape, offset);
+            let idx: Vec<usize> = f_offsets(shape).map(|f| offset + f).collect();
             flat.gather(&idx)
         }
     };
     Tensor::new(shape.to_vec(), data)
 }
 
-/// For each row-major position, the index of that element in an `f`-ordered segment at `offset`.
-fn f_to_c_indices(shape: &[usize], offset: usize) -> Vec<usize> {
+/// The inverse of `extract_segment`: writes the row-major `src` (of `shape`) into the segment of
+/// `flat` made of `runs` (concatenated), laid out in `order`. Types must match.
+pub fn insert_segment(
+    flat: &mut TensorData,
+    runs: &[std::ops::Range<usize>],
+    shape: &[usize],
+    order: Order,
+    src: &TensorData,
+) -> Result<()> {
+    let n: usize = shape.iter().product();
+    let seg_len: usize = runs.iter().map(|r| r.len()).sum();
+    if src.len() != n || seg_len != n || runs.iter().any(|r| r.end > flat.len()) {
+        return Err(Error::Inconsistent(format!(
+            "cannot place {} elements of shape {shape:?} into a {seg_len}-element segment",
+            src.len()
+        )));
+    }
+    if src.dtype() != flat.dtype() {
+        return Err(Error::Inconsistent(format!(
+            "cannot place {} data into {} data",
+            src.dtype(),
+            flat.dtype()
+        )));
+    }
+    // Segment position -> flat index, through the runs (nearly always one).
+    let starts: Vec<usize> = runs
+        .iter()
+        .scan(0, |acc, r| {
+            let s = *acc;
+            *acc += r.len();
+            Some(s)
+        })
+        .collect();
+    let at = |i: usize| -> usize {
+        if runs.len() == 1 {
+            return runs[0].start + i;
+        }
+        let k = starts.partition_point(|&s| s <= i) - 1;
+        runs[k].start + (i - starts[k])
+    };
+    let targets: Box<dyn Iterator<Item = usize>> = match order {
+        Order::C => Box::new((0..n).map(at)),
+        Order::F => Box::new(f_offsets(shape).map(at)),
+    };
+    macro_rules! place {
+        ($($v:ident),*) => {
+            match (flat, src) {
+                $((TensorData::$v(dst), TensorData::$v(s)) => {
+                    for (p, t) in targets.enumerate() {
+                        dst[t] = s[p];
+                    }
+                })*
+                _ => unreachable!("dtypes checked"),
+            }
+        };
+    }
+    place!(F64, F32, F16, BF16, I64, I32, I16, I8, U8, U16, U32, U64, Bool);
+    Ok(())
+}
+
+/// For each row-major position of `shape`, in turn, the offset of that element in an
+/// `f`-ordered (column-major) segment; computed on the fly.
+pub fn f_offsets(shape: &[usize]) -> impl Iterator<Item = usize> + '_ {
     let rank = shape.len();
-    let mut f_strides = vec![1usize; rank];
+    let mut fstride = vec![1usize; rank];
     for k in 1..rank {
-        f_strides[k] = f_strides[k - 1] * shape[k - 1];
+        fstride[k] = fstride[k - 1] * shape[k - 1];
     }
     let n: usize = shape.iter().product();
-    let mut pos = vec![0usize; rank];
-    let mut out = Vec::with_capacity(n);
-    for _ in 0..n {
-        out.push(
-            offset
-                + pos
-                    .iter()
-                    .zip(&f_strides)
-                    .map(|(p, s)| p * s)
-                    .sum::<usize>(),
-        );
+    let mut idx = vec![0usize; rank];
+    let mut f = 0usize;
+    (0..n).map(move |_| {
+        let here = f;
         for k in (0..rank).rev() {
-            pos[k] += 1;
-            if pos[k] < shape[k] {
+            idx[k] += 1;
+            f += fstride[k];
+            if idx[k] < shape[k] {
                 break;
             }
-            pos[k] = 0;
+            f -= fstride[k] * shape[k];
+            idx[k] = 0;
         }
-    }
-    out
+        here
+    })
 }
 
 /// Nodes in flat-vector order: layer order, or the graph's topological order without inputs.

@@ -3,11 +3,11 @@
 use crate::archive::{Archive, Origin, ParamsStorage};
 use crate::config::Configuration;
 use crate::error::{Error, Result, ResultExt};
-use crate::nd4j::{array_to_bytes, read_array_exact, Encoding, Nd4jArray};
+use crate::nd4j::{read_array_exact, Encoding, Nd4jArray};
 use crate::normalizer::{HybridStats, Normalizer, StatsPair};
 use crate::tensor::{DType, Tensor, TensorData};
 
-use super::container::Entry;
+use super::container::{Entry, Payload};
 use super::names::{
     COEFFICIENTS, CONFIGURATION, NORMALIZER, NO_PARAMS_MARKER, OBJECTS_PREFIX, RESERVED,
     UPDATER_STATE,
@@ -19,7 +19,34 @@ fn take(entries: &mut Vec<(String, Vec<u8>)>, name: &str) -> Option<Vec<u8>> {
 }
 
 /// Sorts named entries into an `Archive`.
-pub fn archive_from_entries(mut entries: Vec<(String, Vec<u8>)>) -> Result<Archive> {
+pub fn archive_from_entries(entries: Vec<(String, Vec<u8>)>) -> Result<Archive> {
+    archive_from_parts(entries, Vec::new())
+}
+
+/// An array decoded straight from its entry, or its raw bytes.
+fn array_entry(
+    entries: &mut Vec<Entry>,
+    decoded: &mut Vec<(String, Nd4jArray)>,
+    name: &str,
+) -> Result<Option<Nd4jArray>> {
+    if let Some(i) = decoded.iter().position(|(n, _)| n == name) {
+        take(entries, name);
+        return Ok(Some(decoded.remove(i).1));
+    }
+    match take(entries, name) {
+        Some(b) if !b.is_empty() => read_array_exact(&b).in_entry(name).map(Some),
+        Some(_) if name == COEFFICIENTS => Ok(None),
+        Some(_) => Err(Error::malformed_here("empty entry").in_entry(name)),
+        None => Ok(None),
+    }
+}
+
+/// `archive_from_entries`, with some arrays already decoded while inflating (their raw entry
+/// is present with no bytes).
+pub fn archive_from_parts(
+    mut entries: Vec<Entry>,
+    mut decoded: Vec<(String, Nd4jArray)>,
+) -> Result<Archive> {
     let config_bytes = take(&mut entries, CONFIGURATION).ok_or_else(|| {
         Error::Format(format!(
             "no {CONFIGURATION} entry: not a DL4J model archive"
@@ -27,11 +54,21 @@ pub fn archive_from_entries(mut entries: Vec<(String, Vec<u8>)>) -> Result<Archi
     })?;
     let config = Configuration::from_bytes(&config_bytes).in_entry(CONFIGURATION)?;
 
-    let coeff = take(&mut entries, COEFFICIENTS).ok_or_else(|| {
-        Error::Format(format!("no {COEFFICIENTS} entry: not a DL4J model archive"))
-    })?;
+    if !entries.iter().any(|(n, _)| n == COEFFICIENTS) {
+        return Err(Error::Format(format!(
+            "no {COEFFICIENTS} entry: not a DL4J model archive"
+        )));
+    }
+    let coeff = array_entry(&mut entries, &mut decoded, COEFFICIENTS)?;
     let marker = take(&mut entries, NO_PARAMS_MARKER).is_some();
-    let (params, params_storage) = if coeff.is_empty() {
+    let (params, params_storage) = if let Some(a) = coeff {
+        if marker {
+            // Keep the stray marker rather than drop data.
+            entries.insert(0, (NO_PARAMS_MARKER.to_string(), Vec::new()));
+        }
+        check_vector(&a).in_entry(COEFFICIENTS)?;
+        (a, ParamsStorage::Array)
+    } else {
         let dtype = config
             .data_type()
             .and_then(DType::from_nd4j_name)
@@ -41,19 +78,10 @@ pub fn archive_from_entries(mut entries: Vec<(String, Vec<u8>)>) -> Result<Archi
             Nd4jArray::new(empty, Encoding::Modern),
             ParamsStorage::Empty { marker },
         )
-    } else {
-        if marker {
-            // Keep the stray marker rather than drop data.
-            entries.insert(0, (NO_PARAMS_MARKER.to_string(), Vec::new()));
-        }
-        let a = read_array_exact(&coeff).in_entry(COEFFICIENTS)?;
-        check_vector(&a).in_entry(COEFFICIENTS)?;
-        (a, ParamsStorage::Array)
     };
 
-    let updater_state = match take(&mut entries, UPDATER_STATE) {
-        Some(b) => {
-            let a = read_array_exact(&b).in_entry(UPDATER_STATE)?;
+    let updater_state = match array_entry(&mut entries, &mut decoded, UPDATER_STATE)? {
+        Some(a) => {
             check_vector(&a).in_entry(UPDATER_STATE)?;
             Some(a)
         }
@@ -114,10 +142,6 @@ fn retarget(a: &Nd4jArray, target: Option<Encoding>) -> Nd4jArray {
     a
 }
 
-fn encode(a: &Nd4jArray, target: Option<Encoding>, entry: &str) -> Result<Vec<u8>> {
-    array_to_bytes(&retarget(a, target)).in_entry(entry)
-}
-
 /// Normalizer arrays follow the same rule as parameters.
 fn normalizer_bytes(n: &Normalizer, target: Option<Encoding>) -> Result<Vec<u8>> {
     if target.is_none() {
@@ -170,36 +194,65 @@ fn normalizer_bytes(n: &Normalizer, target: Option<Encoding>) -> Result<Vec<u8>>
 /// All entries in DL4J's order: configuration.json, coefficients.bin, [noParams.marker],
 /// [updaterState.bin], [normalizer.bin], objects/..., then unknown entries.
 pub fn archive_to_entries(archive: &Archive, target: Option<Encoding>) -> Result<Vec<Entry>> {
-    let mut v: Vec<(String, Vec<u8>)> = Vec::new();
-    v.push((CONFIGURATION.into(), archive.config.to_bytes()));
-    match archive.params_storage {
-        ParamsStorage::Array => {
-            v.push((
-                COEFFICIENTS.into(),
-                encode(&archive.params, target, COEFFICIENTS)?,
-            ));
+    archive_payloads(archive, target)?
+        .into_iter()
+        .map(|(name, p)| {
+            let b = p.into_bytes().in_entry(&name)?;
+            Ok((name, b))
+        })
+        .collect()
+}
+
+/// Like `archive_to_entries`, with the large arrays left to be encoded while they are written.
+pub fn archive_payloads<'a>(
+    archive: &'a Archive,
+    target: Option<Encoding>,
+) -> Result<Vec<(String, Payload<'a>)>> {
+    let array = |a: &'a Nd4jArray| -> Payload<'a> {
+        match target.filter(|e| *e != a.encoding()) {
+            // Shape-only arrays exist only in the modern (M2.1) encoding.
+            Some(e) => Payload::Array {
+                array: a,
+                alloc: e.alloc_mode(),
+                shape_only: a.shape_only && e == Encoding::Modern,
+            },
+            None => Payload::Array {
+                array: a,
+                alloc: a.alloc,
+                shape_only: a.shape_only,
+            },
         }
+    };
+    let bytes = |b: &[u8]| Payload::Bytes(std::borrow::Cow::Owned(b.to_vec()));
+    let mut v: Vec<(String, Payload)> = Vec::new();
+    v.push((
+        CONFIGURATION.into(),
+        Payload::Bytes(archive.config.to_bytes().into()),
+    ));
+    match archive.params_storage {
+        ParamsStorage::Array => v.push((COEFFICIENTS.into(), array(&archive.params))),
         ParamsStorage::Empty { marker } => {
-            v.push((COEFFICIENTS.into(), Vec::new()));
+            v.push((COEFFICIENTS.into(), bytes(&[])));
             if marker {
-                v.push((NO_PARAMS_MARKER.into(), Vec::new()));
+                v.push((NO_PARAMS_MARKER.into(), bytes(&[])));
             }
         }
     }
     if let Some(s) = &archive.updater_state {
-        v.push((UPDATER_STATE.into(), encode(s, target, UPDATER_STATE)?));
+        v.push((UPDATER_STATE.into(), array(s)));
     }
     if let Some(n) = &archive.normalizer {
-        v.push((
-            NORMALIZER.into(),
-            normalizer_bytes(n, target).in_entry(NORMALIZER)?,
-        ));
+        let b = normalizer_bytes(n, target).in_entry(NORMALIZER)?;
+        v.push((NORMALIZER.into(), Payload::Bytes(b.into())));
     }
     for (key, data) in &archive.objects {
         if key.is_empty() {
             return Err(Error::Refused("an object key must not be empty".into()));
         }
-        v.push((format!("{OBJECTS_PREFIX}{key}"), data.clone()));
+        v.push((
+            format!("{OBJECTS_PREFIX}{key}"),
+            Payload::Bytes(data.as_slice().into()),
+        ));
     }
     for (name, data) in &archive.unknown_entries {
         // A stray marker next to real coefficients is kept as it was found (DL4J ignores it).
@@ -211,7 +264,7 @@ pub fn archive_to_entries(archive: &Archive, target: Option<Encoding>) -> Result
                 "unknown entry {name:?} would clash with a DL4J entry name"
             )));
         }
-        v.push((name.clone(), data.clone()));
+        v.push((name.clone(), Payload::Bytes(data.as_slice().into())));
     }
     for i in 1..v.len() {
         if v[..i].iter().any(|(n, _)| *n == v[i].0) {

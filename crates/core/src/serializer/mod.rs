@@ -22,7 +22,7 @@ use crate::error::{Error, Result, ResultExt};
 use crate::nd4j::Encoding;
 use crate::normalizer::Normalizer;
 pub use codec::{archive_from_entries, archive_to_entries};
-pub use container::{read_entries, write_entries, Entry};
+pub use container::{read_entries, write_entries, Entry, Payload};
 use names::*;
 pub use task::{task_by_model, ArchitectureType, NetworkType, Task};
 
@@ -92,9 +92,11 @@ fn with_source<'a, T>(src: impl Into<Source<'a>>, f: impl FnOnce(&[u8]) -> Resul
     })
 }
 
-/// Reads a whole model zip.
+/// Reads a whole model zip; parameters and updater state are decoded while they inflate.
 pub fn read_archive(bytes: &[u8]) -> Result<Archive> {
-    archive_from_entries(read_entries(bytes)?)
+    let (entries, arrays) =
+        container::read_entries_decoding(bytes, &[COEFFICIENTS, UPDATER_STATE])?;
+    codec::archive_from_parts(entries, arrays)
 }
 
 /// Writes a whole model zip; `target` re-encodes every ND4J array (`None` keeps each one's).
@@ -114,14 +116,32 @@ pub fn write_model(
     save_updater: bool,
     normalizer: Option<&Normalizer>,
 ) -> Result<()> {
-    let mut entries = archive_to_entries(archive, None)?;
+    let mut entries = codec::archive_payloads(archive, None)?;
     if !save_updater {
         entries.retain(|(n, _)| n != UPDATER_STATE);
     }
     if let Some(n) = normalizer {
-        set_normalizer_entry(&mut entries, n.to_bytes()?);
+        let bytes = n.to_bytes()?;
+        match entries.iter_mut().find(|(name, _)| name == NORMALIZER) {
+            Some(e) => e.1 = container::Payload::Bytes(bytes.into()),
+            None => {
+                let at = entries
+                    .iter()
+                    .rposition(|(n, _)| {
+                        [COEFFICIENTS, NO_PARAMS_MARKER, UPDATER_STATE].contains(&n.as_str())
+                    })
+                    .map_or(entries.len(), |i| i + 1);
+                entries.insert(
+                    at,
+                    (
+                        NORMALIZER.to_string(),
+                        container::Payload::Bytes(bytes.into()),
+                    ),
+                );
+            }
+        }
     }
-    write_entries(&entries, out)
+    container::write_payloads(&entries, out)
 }
 
 /// `writeModel` to a file, atomically; an existing file is replaced (as DL4J does).

@@ -16,6 +16,7 @@ use dl4j_core::plugin::Format;
 use dl4j_core::{Archive, ReadOptions, Result, WriteOptions};
 
 pub use foreign::import_foreign;
+pub use st::SafeFile;
 
 /// Format id on the command line.
 pub const FORMAT_ID: &str = "safetensors";

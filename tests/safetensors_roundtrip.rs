@@ -324,3 +324,45 @@ fn foreign_files_without_config_get_a_clear_error() {
     );
     assert!(!out.exists());
 }
+
+#[test]
+fn unknown_layers_are_exported_flat_with_a_warning_naming_the_class() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("custom.safetensors");
+    let src = fixture("dl4j/1.0.0-beta3/CustomLayerExample_100b3_float.bin");
+    let r = dl4j(&[OsStr::new("convert"), src.as_os_str(), out.as_os_str()]);
+    assert!(r.status.success());
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(
+        err.contains("warning")
+            && err.contains("org.deeplearning4j.regressiontest.customlayer100a.CustomLayer")
+            && err.contains("1.flat"),
+        "{err}"
+    );
+    let (t, _) = header(&out);
+    assert_eq!(t["1.flat"], ("F32".to_string(), vec![49]));
+    assert_eq!(t["0_W"].1, vec![5, 6]);
+    assert_eq!(t["2_W"].1, vec![7, 8]);
+    // And back: the custom layer's parameters come back in place.
+    let back = dir.path().join("back.zip");
+    convert(&out, &back);
+    let (a, _) = dl4j::open(&src, None).unwrap();
+    let (b, _) = dl4j::open(&back, None).unwrap();
+    a.same_as(&b).unwrap();
+}
+
+#[test]
+fn inspect_reads_our_safetensors_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = export(
+        dir.path(),
+        "dl4j/1.0.0-beta6/SyntheticBidirectionalRNNGraph_100b6.bin",
+    );
+    let r = dl4j(&[OsStr::new("inspect"), OsStr::new("--json"), p.as_os_str()]);
+    assert!(r.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+    assert_eq!(v["format"], "safetensors");
+    assert_eq!(v["kind"], "ComputationGraph");
+    assert_eq!(v["num_params"], 4515);
+    assert_eq!(v["updater"]["type"], "Adam");
+}

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::ops::Range;
 
+use dl4j_core::layout::segment_positions;
 use dl4j_core::tensor::{DType, Order, Tensor, TensorData};
 use dl4j_core::{Error, Result};
 use safetensors::{Dtype, SafeTensors};
@@ -193,46 +194,8 @@ le_via!(
 fn segment_typed<T: Le>(v: &[T], runs: &[Range<usize>], shape: &[usize], order: Order) -> Vec<u8> {
     let n: usize = shape.iter().product();
     let mut out = Vec::with_capacity(n * std::mem::size_of::<T>().max(1));
-    // Segment position -> element, through the runs (nearly always a single one).
-    let starts: Vec<usize> = runs
-        .iter()
-        .scan(0, |acc, r| {
-            let s = *acc;
-            *acc += r.len();
-            Some(s)
-        })
-        .collect();
-    let at = |i: usize| -> T {
-        if runs.len() == 1 {
-            return v[runs[0].start + i];
-        }
-        let k = starts.partition_point(|&s| s <= i) - 1;
-        v[runs[k].start + (i - starts[k])]
-    };
-    match order {
-        Order::C => (0..n).for_each(|i| at(i).put(&mut out)),
-        Order::F => {
-            // Visit logical indices row-major; each sits at Σ idx[k]·fstride[k] in the segment.
-            let rank = shape.len();
-            let mut fstride = vec![1usize; rank];
-            for k in 1..rank {
-                fstride[k] = fstride[k - 1] * shape[k - 1];
-            }
-            let mut idx = vec![0usize; rank];
-            let mut f = 0usize;
-            for _ in 0..n {
-                at(f).put(&mut out);
-                for k in (0..rank).rev() {
-                    idx[k] += 1;
-                    f += fstride[k];
-                    if idx[k] < shape[k] {
-                        break;
-                    }
-                    f -= fstride[k] * shape[k];
-                    idx[k] = 0;
-                }
-            }
-        }
+    for i in segment_positions(runs, shape, order) {
+        v[i].put(&mut out);
     }
     out
 }

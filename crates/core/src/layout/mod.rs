@@ -266,26 +266,7 @@ pub fn insert_segment(
             flat.dtype()
         )));
     }
-    // Segment position -> flat index, through the runs (nearly always one).
-    let starts: Vec<usize> = runs
-        .iter()
-        .scan(0, |acc, r| {
-            let s = *acc;
-            *acc += r.len();
-            Some(s)
-        })
-        .collect();
-    let at = |i: usize| -> usize {
-        if runs.len() == 1 {
-            return runs[0].start + i;
-        }
-        let k = starts.partition_point(|&s| s <= i) - 1;
-        runs[k].start + (i - starts[k])
-    };
-    let targets: Box<dyn Iterator<Item = usize>> = match order {
-        Order::C => Box::new((0..n).map(at)),
-        Order::F => Box::new(f_offsets(shape).map(at)),
-    };
+    let targets = segment_positions(runs, shape, order);
     macro_rules! place {
         ($($v:ident),*) => {
             match (flat, src) {
@@ -300,6 +281,37 @@ pub fn insert_segment(
     }
     place!(F64, F32, F16, BF16, I64, I32, I16, I8, U8, U16, U32, U64, Bool);
     Ok(())
+}
+
+/// Where the logical elements of a segment live in the flat vector, in row-major order of
+/// `shape`: the segment is the concatenation of `runs`, laid out in `order`.
+pub fn segment_positions<'a>(
+    runs: &'a [std::ops::Range<usize>],
+    shape: &'a [usize],
+    order: Order,
+) -> impl Iterator<Item = usize> + 'a {
+    // Prefix sums locate a segment position in its run (nearly always there is a single run).
+    let starts: Vec<usize> = runs
+        .iter()
+        .scan(0, |acc, r| {
+            let s = *acc;
+            *acc += r.len();
+            Some(s)
+        })
+        .collect();
+    let at = move |i: usize| -> usize {
+        if runs.len() == 1 {
+            return runs[0].start + i;
+        }
+        let k = starts.partition_point(|&s| s <= i) - 1;
+        runs[k].start + (i - starts[k])
+    };
+    let n: usize = shape.iter().product();
+    let positions: Box<dyn Iterator<Item = usize> + 'a> = match order {
+        Order::C => Box::new(0..n),
+        Order::F => Box::new(f_offsets(shape)),
+    };
+    positions.map(at)
 }
 
 /// For each row-major position of `shape`, in turn, the offset of that element in an

@@ -278,3 +278,41 @@ fn plugins_lists_the_native_format() {
         .expect("dl4j format listed");
     assert!(line.contains("yes") && line.contains("zip"), "{line}");
 }
+
+#[test]
+fn huge_layer_sizes_in_the_configuration() {
+    // nIn/nOut beyond Java's int range, or whose products overflow, are errors in the layout,
+    // never an arithmetic overflow; the archive itself still reads and converts losslessly.
+    let dir = tempfile::tempdir().unwrap();
+    for (i, nin) in ["4611686018427387904", "2147483647", "1099511627776"]
+        .iter()
+        .enumerate()
+    {
+        let p = mutated(
+            dir.path(),
+            &format!("huge{i}.zip"),
+            "dl4j/1.0.0-beta7-SNAPSHOT/integration-tests/MLPMoon/Model_RANDOM_INIT_UNTRAINED.zip",
+            "configuration.json",
+            |b| {
+                let t = String::from_utf8(b.to_vec()).unwrap();
+                t.replacen("\"nin\" : 2,", &format!("\"nin\" : {nin},"), 1)
+                    .into_bytes()
+            },
+        );
+        let r = dl4j(&[OsStr::new("inspect"), OsStr::new("--json"), p.as_os_str()]);
+        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+        assert!(
+            v["layout_error"].is_string(),
+            "{nin}: {}",
+            v["layout_error"]
+        );
+        let out = dir.path().join(format!("huge{i}.safetensors"));
+        let r = dl4j(&[OsStr::new("convert"), p.as_os_str(), out.as_os_str()]);
+        assert!(
+            r.status.success(),
+            "lossless export with params.flat: {}",
+            String::from_utf8_lossy(&r.stderr)
+        );
+    }
+}

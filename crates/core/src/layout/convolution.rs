@@ -88,7 +88,8 @@ pub(super) fn locally_connected(c: &Ctx) -> R<LayerParams> {
             _ => return Err("LocallyConnected2D: outputSize needs 2 entries".into()),
         };
         let [kh, kw] = two(c, &k)?;
-        v.push(c.w("W", vec![oh * ow, kh * kw * nin, nout], co));
+        let window = super::spec::checked_len(&[kh, kw, nin])?;
+        v.push(c.w("W", vec![oh * ow, window, nout], co));
     }
     // Field default: no bias unless the JSON says so.
     if c.has_bias(false) {

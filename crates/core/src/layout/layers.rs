@@ -1,6 +1,6 @@
 //! Which table lays out which layer class (DL4J's `*ParamInitializer`s).
 
-use super::spec::{Ctx, Known, LayerParams, Variant, R};
+use super::spec::{checked_len, Ctx, Known, LayerParams, Variant, R};
 use super::{batchnorm, convolution, feedforward, recurrent, samediff, variational, wrappers};
 use crate::config::LayerConf;
 
@@ -36,7 +36,17 @@ const PARAMLESS: &[&str] = &[
 
 /// The layer's parameter table, or `Unknown` for classes we do not know.
 pub fn layer_params(l: &LayerConf, variant: Variant) -> R<Known> {
-    layer_params_in(l, variant, l.frozen)
+    let known = layer_params_in(l, variant, l.frozen)?;
+    if let Known::Params(p) = &known {
+        // Hostile configurations must not overflow the size arithmetic downstream.
+        let mut total = 0usize;
+        for spec in p.memory.iter().chain(&p.state_only) {
+            total = total
+                .checked_add(checked_len(&spec.shape)?)
+                .ok_or_else(|| format!("{}: too many parameters", l.type_name))?;
+        }
+    }
+    Ok(known)
 }
 
 pub(super) fn layer_params_in(l: &LayerConf, variant: Variant, frozen: bool) -> R<Known> {

@@ -154,7 +154,11 @@ impl ParamLayout {
                         .map_err(|e| Error::Config(format!("layer {:?}: {e}", n.name)))?
                     {
                         Known::Params(p) => {
-                            total += p.memory.iter().map(ParamSpec::len).sum::<usize>()
+                            total = p
+                                .memory
+                                .iter()
+                                .map(ParamSpec::len)
+                                .fold(total, usize::saturating_add)
                         }
                         Known::Unknown => {
                             return Err(Error::Config(format!(
@@ -448,7 +452,11 @@ fn build_variant(
 
     let first_unknown = layers.iter().position(|l| !l.known);
     let last_unknown = layers.iter().rposition(|l| !l.known);
-    let known_sum = |ls: &[LayerLayout]| -> usize { ls.iter().filter_map(|l| l.len).sum() };
+    let known_sum = |ls: &[LayerLayout]| -> usize {
+        ls.iter()
+            .filter_map(|l| l.len)
+            .fold(0, usize::saturating_add)
+    };
     let unknown = match (first_unknown, last_unknown) {
         (None, _) | (_, None) => {
             let sum = known_sum(&layers);
@@ -462,12 +470,14 @@ fn build_variant(
         (Some(first), Some(last)) => {
             let front = known_sum(&layers[..first]);
             let back = known_sum(&layers[last + 1..]);
-            let len = total.checked_sub(front + back).ok_or_else(|| {
-                Error::Inconsistent(format!(
+            let len = total
+                .checked_sub(front.saturating_add(back))
+                .ok_or_else(|| {
+                    Error::Inconsistent(format!(
                     "the known layers alone need {} parameters but coefficients.bin holds {total}",
                     front + back
                 ))
-            })?;
+                })?;
             let region = &layers[first..=last];
             let updater = {
                 let mut us = region

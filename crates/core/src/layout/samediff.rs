@@ -23,7 +23,11 @@ pub(super) fn samediff_params(c: &Ctx, params: Option<&Value>) -> R<Option<Layer
                 .as_array()
                 .ok_or_else(|| format!("{}: shape of {key} is not an array", c.l.type_name))?
                 .iter()
-                .map(|d| as_int(d).and_then(|d| usize::try_from(d).ok()))
+                .map(|d| {
+                    as_int(d)
+                        .and_then(|d| usize::try_from(d).ok())
+                        .filter(|&d| d <= super::spec::MAX_DIM)
+                })
                 .collect::<Option<Vec<usize>>>()
                 .ok_or_else(|| format!("{}: bad shape for {key}", c.l.type_name))?;
             v.push(c.p(key, shape, Order::C, is_bias));

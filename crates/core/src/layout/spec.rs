@@ -95,6 +95,17 @@ pub enum Known {
     Unknown,
 }
 
+/// Largest dimension accepted from a configuration (Java's `Integer.MAX_VALUE`).
+pub const MAX_DIM: usize = i32::MAX as usize;
+
+/// Element count of a shape, or an error when it overflows.
+pub(crate) fn checked_len(shape: &[usize]) -> R<usize> {
+    shape
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .ok_or_else(|| format!("parameter shape {shape:?} is too large"))
+}
+
 /// Layout errors are plain messages; the caller adds which layer they concern.
 pub(crate) type R<T> = std::result::Result<T, String>;
 
@@ -106,6 +117,21 @@ pub(crate) struct Ctx<'l, 'a> {
 
 impl Ctx<'_, '_> {
     pub fn dim(&self, key: &str) -> R<usize> {
+        self.dim_unchecked(key).and_then(|d| self.bounded(key, d))
+    }
+
+    /// Dimensions above Java's `int` range are not real DL4J layers (and would overflow).
+    fn bounded(&self, key: &str, d: usize) -> R<usize> {
+        if d > MAX_DIM {
+            return Err(format!(
+                "{}: \"{key}\" = {d} is out of range",
+                self.l.type_name
+            ));
+        }
+        Ok(d)
+    }
+
+    fn dim_unchecked(&self, key: &str) -> R<usize> {
         let v = match key {
             "nin" => self.l.n_in(),
             "nout" => self.l.n_out(),
@@ -124,6 +150,7 @@ impl Ctx<'_, '_> {
             .map(|x| {
                 usize::try_from(x)
                     .map_err(|_| format!("{}: negative value in \"{key}\"", self.l.type_name))
+                    .and_then(|d| self.bounded(key, d))
             })
             .collect()
     }

@@ -15,6 +15,7 @@ pub mod config;
 pub mod error;
 pub mod java_serial;
 pub mod layout;
+pub mod named;
 pub mod nd4j;
 pub mod nd4j_input;
 pub mod normalizer;

@@ -6,10 +6,7 @@
 //! rebuild the exact archive in `__metadata__`. Import rebuilds that archive; files written by
 //! other tools become DL4J networks given a DL4J configuration (and optionally a tensor map).
 
-mod export;
 mod foreign;
-mod import;
-mod meta;
 mod st;
 
 use dl4j_core::plugin::Format;
@@ -26,8 +23,8 @@ struct SafetensorsFormat;
 impl dl4j_core::Reader for SafetensorsFormat {
     fn read(&self, bytes: &[u8], options: &ReadOptions) -> Result<Archive> {
         let file = st::SafeFile::parse(bytes)?;
-        if meta::is_ours(&file) {
-            import::rebuild(&file)
+        if dl4j_core::named::is_dl4j(&file) {
+            dl4j_core::named::rebuild(&file, FORMAT_ID)
         } else {
             let config = options.config.as_deref().ok_or_else(|| {
                 dl4j_core::Error::Format(
@@ -46,7 +43,9 @@ impl dl4j_core::Writer for SafetensorsFormat {
         out: &mut dyn std::io::Write,
         _options: &WriteOptions,
     ) -> Result<()> {
-        export::write(archive, out)
+        let tool = format!("dl4j {}", env!("CARGO_PKG_VERSION"));
+        let flat = dl4j_core::named::flatten(archive, &tool)?;
+        st::write(&flat.tensors, &flat.metadata, out)
     }
 }
 

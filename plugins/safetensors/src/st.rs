@@ -3,10 +3,10 @@
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::ops::Range;
 
-use dl4j_core::layout::segment_positions;
-use dl4j_core::tensor::{DType, Order, Tensor, TensorData};
+pub use dl4j_core::named::le::decode_le;
+use dl4j_core::named::{NamedTensor, TensorSource, TensorView};
+use dl4j_core::tensor::{DType, Tensor};
 use dl4j_core::{Error, Result};
 use safetensors::{Dtype, SafeTensors};
 
@@ -113,135 +113,13 @@ pub fn to_tensor(t: &StTensor) -> Result<Tensor> {
         .map_err(|e| Error::Format(format!("tensor {:?}: {e}", t.name)))
 }
 
-/// Little-endian element decoding (the bytes' length is already checked by the parser).
-pub fn decode_le(dtype: DType, b: &[u8]) -> TensorData {
-    use half::{bf16, f16};
-    macro_rules! le {
-        ($n:literal, $f:expr) => {
-            b.chunks_exact($n)
-                .map(|c| $f(c.try_into().unwrap()))
-                .collect()
-        };
-    }
-    match dtype {
-        DType::F64 => TensorData::F64(le!(8, f64::from_le_bytes)),
-        DType::F32 => TensorData::F32(le!(4, f32::from_le_bytes)),
-        DType::F16 => TensorData::F16(le!(2, |x| f16::from_bits(u16::from_le_bytes(x)))),
-        DType::BF16 => TensorData::BF16(le!(2, |x| bf16::from_bits(u16::from_le_bytes(x)))),
-        DType::I64 => TensorData::I64(le!(8, i64::from_le_bytes)),
-        DType::U64 => TensorData::U64(le!(8, u64::from_le_bytes)),
-        DType::I32 => TensorData::I32(le!(4, i32::from_le_bytes)),
-        DType::U32 => TensorData::U32(le!(4, u32::from_le_bytes)),
-        DType::I16 => TensorData::I16(le!(2, i16::from_le_bytes)),
-        DType::U16 => TensorData::U16(le!(2, u16::from_le_bytes)),
-        DType::I8 => TensorData::I8(b.iter().map(|&x| x as i8).collect()),
-        DType::U8 => TensorData::U8(b.to_vec()),
-        DType::Bool => TensorData::Bool(b.iter().map(|&x| x != 0).collect()),
-    }
-}
-
-/// Appends the little-endian bytes of `data` (bit patterns kept, NaN payloads included).
-pub fn encode_le(data: &TensorData, out: &mut Vec<u8>) {
-    out.reserve(data.len() * data.dtype().size());
-    match data {
-        TensorData::F64(v) => v.iter().for_each(|x| out.extend(x.to_bits().to_le_bytes())),
-        TensorData::F32(v) => v.iter().for_each(|x| out.extend(x.to_bits().to_le_bytes())),
-        TensorData::F16(v) => v.iter().for_each(|x| out.extend(x.to_bits().to_le_bytes())),
-        TensorData::BF16(v) => v.iter().for_each(|x| out.extend(x.to_bits().to_le_bytes())),
-        TensorData::I64(v) => v.iter().for_each(|x| out.extend(x.to_le_bytes())),
-        TensorData::U64(v) => v.iter().for_each(|x| out.extend(x.to_le_bytes())),
-        TensorData::I32(v) => v.iter().for_each(|x| out.extend(x.to_le_bytes())),
-        TensorData::U32(v) => v.iter().for_each(|x| out.extend(x.to_le_bytes())),
-        TensorData::I16(v) => v.iter().for_each(|x| out.extend(x.to_le_bytes())),
-        TensorData::U16(v) => v.iter().for_each(|x| out.extend(x.to_le_bytes())),
-        TensorData::I8(v) => out.extend(v.iter().map(|&x| x as u8)),
-        TensorData::U8(v) => out.extend_from_slice(v),
-        TensorData::Bool(v) => out.extend(v.iter().map(|&x| x as u8)),
-    }
-}
-
-/// Elements that can be written little-endian.
-trait Le: Copy {
-    fn put(self, out: &mut Vec<u8>);
-}
-
-macro_rules! le_via {
-    ($($t:ty => |$x:ident| $e:expr),* $(,)?) => {
-        $(impl Le for $t {
-            fn put(self, out: &mut Vec<u8>) {
-                let $x = self;
-                out.extend_from_slice(&$e);
-            }
-        })*
-    };
-}
-le_via!(
-    f64 => |x| x.to_bits().to_le_bytes(),
-    f32 => |x| x.to_bits().to_le_bytes(),
-    half::f16 => |x| x.to_bits().to_le_bytes(),
-    half::bf16 => |x| x.to_bits().to_le_bytes(),
-    i64 => |x| x.to_le_bytes(),
-    u64 => |x| x.to_le_bytes(),
-    i32 => |x| x.to_le_bytes(),
-    u32 => |x| x.to_le_bytes(),
-    i16 => |x| x.to_le_bytes(),
-    u16 => |x| x.to_le_bytes(),
-    i8 => |x| x.to_le_bytes(),
-    u8 => |x| [x],
-    bool => |x| [x as u8],
-);
-
-fn segment_typed<T: Le>(v: &[T], runs: &[Range<usize>], shape: &[usize], order: Order) -> Vec<u8> {
-    let n: usize = shape.iter().product();
-    let mut out = Vec::with_capacity(n * std::mem::size_of::<T>().max(1));
-    for i in segment_positions(runs, shape, order) {
-        v[i].put(&mut out);
-    }
-    out
-}
-
-/// Little-endian bytes, in row-major order of `shape`, of the segment made of `runs` of `data`
-/// and laid out in `order`: one pass, no intermediate copy.
-pub fn segment_le(
-    data: &TensorData,
-    runs: &[Range<usize>],
-    shape: &[usize],
-    order: Order,
-) -> Vec<u8> {
-    match data {
-        TensorData::F64(v) => segment_typed(v, runs, shape, order),
-        TensorData::F32(v) => segment_typed(v, runs, shape, order),
-        TensorData::F16(v) => segment_typed(v, runs, shape, order),
-        TensorData::BF16(v) => segment_typed(v, runs, shape, order),
-        TensorData::I64(v) => segment_typed(v, runs, shape, order),
-        TensorData::U64(v) => segment_typed(v, runs, shape, order),
-        TensorData::I32(v) => segment_typed(v, runs, shape, order),
-        TensorData::U32(v) => segment_typed(v, runs, shape, order),
-        TensorData::I16(v) => segment_typed(v, runs, shape, order),
-        TensorData::U16(v) => segment_typed(v, runs, shape, order),
-        TensorData::I8(v) => segment_typed(v, runs, shape, order),
-        TensorData::U8(v) => segment_typed(v, runs, shape, order),
-        TensorData::Bool(v) => segment_typed(v, runs, shape, order),
-    }
-}
-
-/// A tensor to write: its bytes are produced by `bytes` only when the writer reaches it.
-pub struct Item<'a> {
-    pub name: String,
-    pub dtype: DType,
-    pub shape: Vec<usize>,
-    pub bytes: Box<dyn Fn() -> Result<Vec<u8>> + 'a>,
-}
-
-impl Item<'_> {
-    fn byte_len(&self) -> usize {
-        self.shape.iter().product::<usize>() * self.dtype.size()
-    }
-}
-
 /// Writes a safetensors file: header (metadata first, then tensors in the given order, offsets
 /// consecutive, padded with spaces to 8 bytes), then each tensor's bytes, one at a time.
-pub fn write(items: &[Item], metadata: &[(String, String)], out: &mut dyn Write) -> Result<()> {
+pub fn write(
+    items: &[NamedTensor],
+    metadata: &[(String, String)],
+    out: &mut dyn Write,
+) -> Result<()> {
     let mut header = serde_json::Map::new();
     if !metadata.is_empty() {
         let m: serde_json::Map<String, serde_json::Value> = metadata
@@ -295,4 +173,19 @@ pub fn write(items: &[Item], metadata: &[(String, String)], out: &mut dyn Write)
         out.write_all(&b).map_err(io)?;
     }
     Ok(())
+}
+
+impl TensorSource for SafeFile<'_> {
+    fn tensor(&self, name: &str) -> Option<TensorView<'_>> {
+        self.get(name).map(|t| TensorView {
+            name: &t.name,
+            dtype: dtype_from_st(t.dtype),
+            shape: &t.shape,
+            data: t.data,
+        })
+    }
+
+    fn metadata(&self, key: &str) -> Option<&str> {
+        self.metadata.get(key).map(String::as_str)
+    }
 }

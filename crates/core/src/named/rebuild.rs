@@ -1,38 +1,38 @@
-//! safetensors written by `export` -> the exact DL4J archive.
+//! Named tensors plus metadata written by `flatten` -> the exact DL4J archive.
 //!
 //! The metadata names every stretch of the flat parameter vector (`dl4j.param_order`), so the
 //! parameters are put back without re-deriving anything; updater pieces are scattered back
 //! through the updater layout the configuration implies, and every position must be filled
 //! exactly once.
 
-use dl4j_core::config::Charset;
 use std::ops::Range;
 
-use dl4j_core::layout::{insert_segment, ParamLayout};
-use dl4j_core::nd4j::{AllocMode, Encoding, Nd4jArray};
-use dl4j_core::normalizer::{HybridStats, HybridStrategy, Normalizer, StatsPair};
-use dl4j_core::tensor::{DType, Order, Tensor, TensorData};
-use dl4j_core::updater::UpdaterLayout;
-use dl4j_core::{Archive, Configuration, Error, Origin, ParamsStorage, Result};
 use serde_json::Value;
 
-use crate::meta;
-use crate::st::{self, SafeFile, StTensor};
+use super::le::decode_le;
+use super::{meta, TensorSource, TensorView};
+use crate::archive::{Archive, Origin, ParamsStorage};
+use crate::config::{Charset, Configuration};
+use crate::error::{Error, Result};
+use crate::layout::{insert_segment, ParamLayout};
+use crate::nd4j::{AllocMode, Encoding, Nd4jArray};
+use crate::normalizer::{HybridStats, HybridStrategy, Normalizer, StatsPair};
+use crate::tensor::{DType, Order, Tensor, TensorData};
+use crate::updater::UpdaterLayout;
 
 fn bad(msg: impl std::fmt::Display) -> Error {
-    Error::Format(format!("DL4J safetensors file: {msg}"))
+    Error::Format(format!("file written from a DL4J model: {msg}"))
 }
 
-fn json(file: &SafeFile, key: &str) -> Result<Value> {
+fn json(file: &dyn TensorSource, key: &str) -> Result<Value> {
     let text = file
-        .metadata
-        .get(key)
+        .metadata(key)
         .ok_or_else(|| bad(format!("metadata lacks {key}")))?;
     serde_json::from_str(text).map_err(|e| bad(format!("metadata {key}: {e}")))
 }
 
-fn tensor<'f, 'a>(file: &'f SafeFile<'a>, name: &str) -> Result<&'f StTensor<'a>> {
-    file.get(name)
+fn tensor<'f>(file: &'f dyn TensorSource, name: &str) -> Result<TensorView<'f>> {
+    file.tensor(name)
         .ok_or_else(|| bad(format!("tensor {name:?} is missing")))
 }
 
@@ -78,8 +78,8 @@ fn nd4j_array(t: Tensor, meta: &Value) -> Result<Nd4jArray> {
     })
 }
 
-fn check(t: &StTensor, dtype: DType, shape: &[usize]) -> Result<()> {
-    if st::dtype_from_st(t.dtype) != Some(dtype) || t.shape != shape {
+fn check(t: &TensorView, dtype: DType, shape: &[usize]) -> Result<()> {
+    if t.dtype != Some(dtype) || t.shape != shape {
         return Err(bad(format!(
             "tensor {:?} is {:?} {:?}, expected {} {:?}",
             t.name, t.dtype, t.shape, dtype, shape
@@ -88,12 +88,12 @@ fn check(t: &StTensor, dtype: DType, shape: &[usize]) -> Result<()> {
     Ok(())
 }
 
-pub fn rebuild(file: &SafeFile) -> Result<Archive> {
+/// Rebuilds the archive `flatten` described; `format` names the source format in its origin.
+pub fn rebuild(file: &dyn TensorSource, format: &str) -> Result<Archive> {
     let text = file
-        .metadata
-        .get(meta::CONFIGURATION)
+        .metadata(meta::CONFIGURATION)
         .ok_or_else(|| bad("metadata lacks the configuration"))?;
-    let config = match file.metadata.get(meta::CHARSET).map(String::as_str) {
+    let config = match file.metadata(meta::CHARSET) {
         Some("ISO-8859-1") => {
             let bytes: Vec<u8> = text.chars().map(|c| c as u32 as u8).collect();
             let c = Configuration::from_bytes(&bytes)?;
@@ -102,17 +102,15 @@ pub fn rebuild(file: &SafeFile) -> Result<Archive> {
             }
             c
         }
-        _ => Configuration::parse(text.as_str())?,
+        _ => Configuration::parse(text)?,
     };
     let dtype = file
-        .metadata
-        .get(meta::DTYPE)
+        .metadata(meta::DTYPE)
         .and_then(|d| DType::ALL.into_iter().find(|x| x.short_name() == d))
         .ok_or_else(|| bad("metadata lacks the dtype"))?;
     let encoding = file
-        .metadata
-        .get(meta::ENCODING)
-        .and_then(|e| Encoding::from_name(e))
+        .metadata(meta::ENCODING)
+        .and_then(Encoding::from_name)
         .ok_or_else(|| bad("metadata lacks the ND4J encoding"))?;
 
     // Parameters.
@@ -143,7 +141,7 @@ pub fn rebuild(file: &SafeFile) -> Result<Archive> {
             .ok_or_else(|| bad("param_order offset"))? as usize;
         let len: usize = shape.iter().product();
         let t = tensor(file, name)?;
-        check(t, dtype, &shape)?;
+        check(&t, dtype, &shape)?;
         if offset + len > n || filled[offset..offset + len].iter().any(|&f| f) {
             return Err(bad(format!(
                 "tensor {name:?} overlaps another or lies outside the {n} parameters"
@@ -152,7 +150,7 @@ pub fn rebuild(file: &SafeFile) -> Result<Archive> {
         filled[offset..offset + len]
             .iter_mut()
             .for_each(|f| *f = true);
-        let src = st::decode_le(dtype, t.data);
+        let src = decode_le(dtype, t.data);
         insert_segment(
             &mut flat,
             std::slice::from_ref(&(offset..offset + len)),
@@ -182,8 +180,8 @@ pub fn rebuild(file: &SafeFile) -> Result<Archive> {
         let data = match umeta["tensors"].as_str() {
             Some("flat") => {
                 let t = tensor(file, "updater.flat")?;
-                check(t, udtype, &[len])?;
-                st::decode_le(udtype, t.data)
+                check(&t, udtype, &[len])?;
+                decode_le(udtype, t.data)
             }
             Some("pieces") => scatter_state(file, &config, &params, &order_list, udtype, len)?,
             other => return Err(bad(format!("updater tensors {other:?}"))),
@@ -210,7 +208,7 @@ pub fn rebuild(file: &SafeFile) -> Result<Archive> {
                     .as_str()
                     .ok_or_else(|| bad(format!("{key} holds a non-string")))?;
                 let t = tensor(file, &format!("{prefix}{k}"))?;
-                check(t, DType::U8, &[t.data.len()])?;
+                check(&t, DType::U8, &[t.data.len()])?;
                 Ok((k.to_string(), t.data.to_vec()))
             })
             .collect()
@@ -227,7 +225,7 @@ pub fn rebuild(file: &SafeFile) -> Result<Archive> {
         objects,
         unknown_entries,
         origin: Origin {
-            format: crate::FORMAT_ID.into(),
+            format: format.into(),
             encoding: Some(encoding),
             dtype,
         },
@@ -236,7 +234,7 @@ pub fn rebuild(file: &SafeFile) -> Result<Archive> {
 
 /// Puts `updater.<segment>.<piece>` tensors back where the updater layout says they live.
 fn scatter_state(
-    file: &SafeFile,
+    file: &dyn TensorSource,
     config: &Configuration,
     params: &Nd4jArray,
     order_list: &Value,
@@ -249,14 +247,14 @@ fn scatter_state(
     let mut filled = vec![false; len];
     let mut put = |name: &str, shape: &[usize], ord: Order, runs: &[Range<usize>]| -> Result<()> {
         let t = tensor(file, name)?;
-        check(t, dtype, shape)?;
+        check(&t, dtype, shape)?;
         for r in runs {
             if r.end > len || filled[r.clone()].iter().any(|&f| f) {
                 return Err(bad(format!("updater tensor {name:?} overlaps another")));
             }
             filled[r.clone()].iter_mut().for_each(|f| *f = true);
         }
-        insert_segment(&mut state, runs, shape, ord, &st::decode_le(dtype, t.data))
+        insert_segment(&mut state, runs, shape, ord, &decode_le(dtype, t.data))
     };
     for seg in order_list.as_array().into_iter().flatten() {
         let name = seg["name"].as_str().unwrap_or_default();
@@ -290,10 +288,14 @@ fn scatter_state(
     Ok(state)
 }
 
-fn normalizer(file: &SafeFile, m: &Value) -> Result<Normalizer> {
+fn normalizer(file: &dyn TensorSource, m: &Value) -> Result<Normalizer> {
     let ty = m["type"].as_str().ok_or_else(|| bad("normalizer type"))?;
     let array = |name: &str| -> Result<Nd4jArray> {
-        let t = st::to_tensor(tensor(file, &format!("normalizer.{name}"))?)?;
+        let v = tensor(file, &format!("normalizer.{name}"))?;
+        let dtype = v
+            .dtype
+            .ok_or_else(|| bad(format!("normalizer.{name} has an unsupported dtype")))?;
+        let t = Tensor::new(v.shape.to_vec(), decode_le(dtype, v.data))?;
         nd4j_array(t, &m["arrays"][name])
     };
     let pair = |prefix: &str, a: &str, b: &str| -> Result<StatsPair> {

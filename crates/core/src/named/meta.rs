@@ -1,8 +1,7 @@
-//! The `__metadata__` keys of files we write (all values are strings; structured ones are JSON).
+//! Metadata keys of files written from a DL4J archive (all values are strings; structured ones
+//! are JSON).
 
-use crate::st::SafeFile;
-
-/// `"dl4j"`: written by this plugin from a DL4J model.
+/// `"dl4j"`: written from a DL4J model by this library.
 pub const FORMAT: &str = "format";
 pub const FORMAT_VALUE: &str = "dl4j";
 /// Version of this metadata layout.
@@ -31,8 +30,3 @@ pub const NORMALIZER: &str = "dl4j.normalizer";
 pub const OBJECTS: &str = "dl4j.objects";
 /// Unknown entry names in archive order.
 pub const ENTRIES: &str = "dl4j.entries";
-
-/// Written by this plugin from a DL4J model.
-pub fn is_ours(file: &SafeFile) -> bool {
-    file.metadata.get(FORMAT).map(String::as_str) == Some(FORMAT_VALUE)
-}

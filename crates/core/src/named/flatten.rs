@@ -1,4 +1,4 @@
-//! DL4J archive -> safetensors.
+//! A DL4J archive as named tensors plus string metadata.
 //!
 //! Tensors, in this order: parameters (flat order; DL4J's keys, logical shapes, row-major),
 //! `<layer>.flat` for layers of unknown layout, `updater.<param>.<piece>`, `normalizer.<field>`
@@ -6,17 +6,17 @@
 //! bytes are produced only when the writer reaches it, so at most one tensor is converted at a
 //! time.
 
-use std::io::Write;
-
-use dl4j_core::layout::ParamLayout;
-use dl4j_core::nd4j::Nd4jArray;
-use dl4j_core::tensor::{DType, Order, TensorData};
-use dl4j_core::updater::UpdaterLayout;
-use dl4j_core::{Archive, Normalizer, ParamsStorage, Result};
 use serde_json::{json, Value};
 
-use crate::meta;
-use crate::st::{self, Item};
+use super::le::{encode_le, segment_le};
+use super::{meta, NamedTensor};
+use crate::archive::{Archive, ParamsStorage};
+use crate::error::Result;
+use crate::layout::ParamLayout;
+use crate::nd4j::Nd4jArray;
+use crate::normalizer::Normalizer;
+use crate::tensor::{DType, Order, TensorData};
+use crate::updater::UpdaterLayout;
 
 /// A stretch of the flat parameter vector stored as one tensor.
 pub(crate) struct Segment {
@@ -124,7 +124,7 @@ fn state_pieces(segments: &[Segment], ul: &UpdaterLayout) -> Result<Vec<StatePie
 
 fn le_bytes(data: &TensorData) -> Vec<u8> {
     let mut out = Vec::new();
-    st::encode_le(data, &mut out);
+    encode_le(data, &mut out);
     out
 }
 
@@ -147,7 +147,7 @@ fn num(x: f64) -> Value {
 
 /// The normalizer's description for the metadata; arrays are listed by tensor name.
 fn normalizer_meta(n: &Normalizer) -> Value {
-    use dl4j_core::normalizer::{HybridStats, HybridStrategy};
+    use crate::normalizer::{HybridStats, HybridStrategy};
     let arrays: serde_json::Map<String, Value> = n
         .arrays()
         .into_iter()
@@ -248,8 +248,8 @@ fn normalizer_raw(n: &Normalizer) -> Option<&[u8]> {
     }
 }
 
-fn u8_item<'a>(name: String, bytes: &'a [u8]) -> Item<'a> {
-    Item {
+fn u8_item<'a>(name: String, bytes: &'a [u8]) -> NamedTensor<'a> {
+    NamedTensor {
         name,
         dtype: DType::U8,
         shape: vec![bytes.len()],
@@ -257,7 +257,9 @@ fn u8_item<'a>(name: String, bytes: &'a [u8]) -> Item<'a> {
     }
 }
 
-pub fn write(archive: &Archive, out: &mut dyn Write) -> Result<()> {
+/// The archive as named tensors (bytes produced lazily, one tensor at a time) and metadata;
+/// `tool` names the writer in the metadata.
+pub fn flatten<'a>(archive: &'a Archive, tool: &str) -> Result<super::Flattened<'a>> {
     let layout = match archive.layout() {
         Ok(l) => Some(l),
         Err(e) => {
@@ -270,16 +272,16 @@ pub fn write(archive: &Archive, out: &mut dyn Write) -> Result<()> {
     let segments = segments(archive, layout.as_ref());
     let params = &archive.params;
     let mut state_pieces_list: Vec<StatePiece> = Vec::new();
-    let mut items: Vec<Item> = Vec::new();
+    let mut items: Vec<NamedTensor> = Vec::new();
     for s in &segments {
         let (offset, shape, order) = (s.offset, s.shape.clone(), s.order);
-        items.push(Item {
+        items.push(NamedTensor {
             name: s.name.clone(),
             dtype: params.tensor.dtype(),
             shape: s.shape.clone(),
             bytes: Box::new(move || {
                 let run = offset..offset + shape.iter().product::<usize>();
-                Ok(st::segment_le(
+                Ok(segment_le(
                     params.tensor.data(),
                     std::slice::from_ref(&run),
                     &shape,
@@ -321,22 +323,20 @@ pub fn write(archive: &Archive, out: &mut dyn Write) -> Result<()> {
         if by_piece {
             state_pieces_list = pieces;
         } else {
-            items.push(Item {
+            items.push(NamedTensor {
                 name: "updater.flat".into(),
                 dtype: state.tensor.dtype(),
                 shape: vec![state.tensor.len()],
                 bytes: Box::new(move || Ok(le_bytes(state.tensor.data()))),
             });
         }
-        for p in &state_pieces_list {
-            let (shape, order, runs) = (p.shape.clone(), p.order, &p.runs);
-            items.push(Item {
-                name: p.name.clone(),
+        for p in state_pieces_list {
+            let (shape, order, runs) = (p.shape.clone(), p.order, p.runs);
+            items.push(NamedTensor {
+                name: p.name,
                 dtype: state.tensor.dtype(),
-                shape: p.shape.clone(),
-                bytes: Box::new(move || {
-                    Ok(st::segment_le(state.tensor.data(), runs, &shape, order))
-                }),
+                shape: p.shape,
+                bytes: Box::new(move || Ok(segment_le(state.tensor.data(), &runs, &shape, order))),
             });
         }
     }
@@ -345,7 +345,7 @@ pub fn write(archive: &Archive, out: &mut dyn Write) -> Result<()> {
     if let Some(n) = &archive.normalizer {
         normalizer_json = normalizer_meta(n);
         for (name, a) in n.arrays() {
-            items.push(Item {
+            items.push(NamedTensor {
                 name: format!("normalizer.{name}"),
                 dtype: a.tensor.dtype(),
                 shape: a.tensor.shape().to_vec(),
@@ -380,16 +380,13 @@ pub fn write(archive: &Archive, out: &mut dyn Write) -> Result<()> {
         ParamsStorage::Empty { marker: false } => "empty",
     };
     let charset = match archive.config.charset() {
-        dl4j_core::config::Charset::Utf8 => "UTF-8",
-        dl4j_core::config::Charset::Latin1 => "ISO-8859-1",
+        crate::config::Charset::Utf8 => "UTF-8",
+        crate::config::Charset::Latin1 => "ISO-8859-1",
     };
     let metadata: Vec<(String, String)> = vec![
         (meta::FORMAT.into(), meta::FORMAT_VALUE.into()),
         (meta::VERSION.into(), "1".into()),
-        (
-            meta::TOOL.into(),
-            format!("dl4j {}", env!("CARGO_PKG_VERSION")),
-        ),
+        (meta::TOOL.into(), tool.to_string()),
         (meta::KIND.into(), archive.kind().name().into()),
         (meta::CONFIGURATION.into(), archive.config.text().into()),
         (meta::CHARSET.into(), charset.into()),
@@ -435,5 +432,8 @@ pub fn write(archive: &Archive, out: &mut dyn Write) -> Result<()> {
             .to_string(),
         ),
     ];
-    st::write(&items, &metadata, out)
+    Ok(super::Flattened {
+        tensors: items,
+        metadata,
+    })
 }

@@ -1,0 +1,118 @@
+//! Little-endian element codecs for named tensors (safetensors and ONNX `raw_data` alike).
+
+use std::ops::Range;
+
+use crate::layout::segment_positions;
+use crate::tensor::{DType, Order, TensorData};
+
+/// Little-endian element decoding (the bytes' length is already checked by the parser).
+pub fn decode_le(dtype: DType, b: &[u8]) -> TensorData {
+    use half::{bf16, f16};
+    macro_rules! le {
+        ($n:literal, $f:expr) => {
+            b.chunks_exact($n)
+                .map(|c| $f(c.try_into().unwrap()))
+                .collect()
+        };
+    }
+    match dtype {
+        DType::F64 => TensorData::F64(le!(8, f64::from_le_bytes)),
+        DType::F32 => TensorData::F32(le!(4, f32::from_le_bytes)),
+        DType::F16 => TensorData::F16(le!(2, |x| f16::from_bits(u16::from_le_bytes(x)))),
+        DType::BF16 => TensorData::BF16(le!(2, |x| bf16::from_bits(u16::from_le_bytes(x)))),
+        DType::I64 => TensorData::I64(le!(8, i64::from_le_bytes)),
+        DType::U64 => TensorData::U64(le!(8, u64::from_le_bytes)),
+        DType::I32 => TensorData::I32(le!(4, i32::from_le_bytes)),
+        DType::U32 => TensorData::U32(le!(4, u32::from_le_bytes)),
+        DType::I16 => TensorData::I16(le!(2, i16::from_le_bytes)),
+        DType::U16 => TensorData::U16(le!(2, u16::from_le_bytes)),
+        DType::I8 => TensorData::I8(b.iter().map(|&x| x as i8).collect()),
+        DType::U8 => TensorData::U8(b.to_vec()),
+        DType::Bool => TensorData::Bool(b.iter().map(|&x| x != 0).collect()),
+    }
+}
+
+/// Appends the little-endian bytes of `data` (bit patterns kept, NaN payloads included).
+pub fn encode_le(data: &TensorData, out: &mut Vec<u8>) {
+    out.reserve(data.len() * data.dtype().size());
+    match data {
+        TensorData::F64(v) => v.iter().for_each(|x| out.extend(x.to_bits().to_le_bytes())),
+        TensorData::F32(v) => v.iter().for_each(|x| out.extend(x.to_bits().to_le_bytes())),
+        TensorData::F16(v) => v.iter().for_each(|x| out.extend(x.to_bits().to_le_bytes())),
+        TensorData::BF16(v) => v.iter().for_each(|x| out.extend(x.to_bits().to_le_bytes())),
+        TensorData::I64(v) => v.iter().for_each(|x| out.extend(x.to_le_bytes())),
+        TensorData::U64(v) => v.iter().for_each(|x| out.extend(x.to_le_bytes())),
+        TensorData::I32(v) => v.iter().for_each(|x| out.extend(x.to_le_bytes())),
+        TensorData::U32(v) => v.iter().for_each(|x| out.extend(x.to_le_bytes())),
+        TensorData::I16(v) => v.iter().for_each(|x| out.extend(x.to_le_bytes())),
+        TensorData::U16(v) => v.iter().for_each(|x| out.extend(x.to_le_bytes())),
+        TensorData::I8(v) => out.extend(v.iter().map(|&x| x as u8)),
+        TensorData::U8(v) => out.extend_from_slice(v),
+        TensorData::Bool(v) => out.extend(v.iter().map(|&x| x as u8)),
+    }
+}
+
+/// Elements that can be written little-endian.
+trait Le: Copy {
+    fn put(self, out: &mut Vec<u8>);
+}
+
+macro_rules! le_via {
+    ($($t:ty => |$x:ident| $e:expr),* $(,)?) => {
+        $(impl Le for $t {
+            fn put(self, out: &mut Vec<u8>) {
+                let $x = self;
+                out.extend_from_slice(&$e);
+            }
+        })*
+    };
+}
+le_via!(
+    f64 => |x| x.to_bits().to_le_bytes(),
+    f32 => |x| x.to_bits().to_le_bytes(),
+    half::f16 => |x| x.to_bits().to_le_bytes(),
+    half::bf16 => |x| x.to_bits().to_le_bytes(),
+    i64 => |x| x.to_le_bytes(),
+    u64 => |x| x.to_le_bytes(),
+    i32 => |x| x.to_le_bytes(),
+    u32 => |x| x.to_le_bytes(),
+    i16 => |x| x.to_le_bytes(),
+    u16 => |x| x.to_le_bytes(),
+    i8 => |x| x.to_le_bytes(),
+    u8 => |x| [x],
+    bool => |x| [x as u8],
+);
+
+fn segment_typed<T: Le>(v: &[T], runs: &[Range<usize>], shape: &[usize], order: Order) -> Vec<u8> {
+    let n: usize = shape.iter().product();
+    let mut out = Vec::with_capacity(n * std::mem::size_of::<T>().max(1));
+    for i in segment_positions(runs, shape, order) {
+        v[i].put(&mut out);
+    }
+    out
+}
+
+/// Little-endian bytes, in row-major order of `shape`, of the segment made of `runs` of `data`
+/// and laid out in `order`: one pass, no intermediate copy.
+pub fn segment_le(
+    data: &TensorData,
+    runs: &[Range<usize>],
+    shape: &[usize],
+    order: Order,
+) -> Vec<u8> {
+    match data {
+        TensorData::F64(v) => segment_typed(v, runs, shape, order),
+        TensorData::F32(v) => segment_typed(v, runs, shape, order),
+        TensorData::F16(v) => segment_typed(v, runs, shape, order),
+        TensorData::BF16(v) => segment_typed(v, runs, shape, order),
+        TensorData::I64(v) => segment_typed(v, runs, shape, order),
+        TensorData::U64(v) => segment_typed(v, runs, shape, order),
+        TensorData::I32(v) => segment_typed(v, runs, shape, order),
+        TensorData::U32(v) => segment_typed(v, runs, shape, order),
+        TensorData::I16(v) => segment_typed(v, runs, shape, order),
+        TensorData::U16(v) => segment_typed(v, runs, shape, order),
+        TensorData::I8(v) => segment_typed(v, runs, shape, order),
+        TensorData::U8(v) => segment_typed(v, runs, shape, order),
+        TensorData::Bool(v) => segment_typed(v, runs, shape, order),
+    }
+}

@@ -15,6 +15,7 @@ pub mod inspect;
 
 pub use dl4j_core::*;
 pub use dl4j_native;
+pub use dl4j_onnx;
 pub use dl4j_safetensors;
 pub use files::{convert, open, save, ConvertOptions, Converted};
 
@@ -22,5 +23,6 @@ pub use files::{convert, open, save, ConvertOptions, Converted};
 pub fn formats() -> Vec<&'static Format> {
     dl4j_native::link();
     dl4j_safetensors::link();
+    dl4j_onnx::link();
     dl4j_core::plugin::formats()
 }

@@ -48,6 +48,9 @@ enum Command {
         /// A TOML map from source tensors to DL4J parameters, for foreign weights.
         #[arg(long, requires = "config")]
         map: Option<PathBuf>,
+        /// ONNX opset of written ONNX graphs (13..21; default 17).
+        #[arg(long, value_parser = clap::value_parser!(i64).range(13..=21))]
+        opset: Option<i64>,
     },
     /// Show what a model file holds.
     Inspect {
@@ -105,6 +108,7 @@ fn run(cli: Cli) -> dl4j::Result<()> {
             no_updater,
             config,
             map,
+            opset,
         } => {
             let text = |p: Option<PathBuf>| -> dl4j::Result<Option<String>> {
                 p.map(|p| std::fs::read_to_string(&p).map_err(|e| dl4j::Error::io(&p, e)))
@@ -121,6 +125,7 @@ fn run(cli: Cli) -> dl4j::Result<()> {
                 drop_updater: no_updater,
                 write: WriteOptions {
                     dl4j_encoding: dl4j_encoding.map(Into::into),
+                    onnx_opset: opset,
                 },
             };
             let done = dl4j::convert(&input, &output, &opts)?;

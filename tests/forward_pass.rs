@@ -9,9 +9,9 @@
 
 mod common;
 
-use common::fixture;
 use common::reference::{
-    activation, affine, apply, assert_ncw, diffs, int, misread_c_order, read_array, Act, Model,
+    activation, affine, apply, assert_ncw, diffs, int, misread_c_order, moon_features, read_array,
+    Act, Model, MOON,
 };
 use ndarray::{s, Array1, Array2, Array3, Axis, Ix2, Ix3};
 use serde_json::Value;
@@ -45,30 +45,6 @@ enum Control {
 // ---------------------------------------------------------------------------------------------
 // 1. MLPMoon: Dense(2->20, ReLU) -> Output(20->2, softmax)
 // ---------------------------------------------------------------------------------------------
-
-const MOON: &str = "dl4j/1.0.0-beta7-SNAPSHOT/integration-tests";
-
-/// The first `n` rows of the moon eval set: features (x1, x2), label column dropped.
-fn moon_features(n: usize) -> Array2<f64> {
-    let text =
-        std::fs::read_to_string(fixture(&format!("{MOON}/data/moon_data_eval.csv"))).unwrap();
-    let mut x = Array2::zeros((n, 2));
-    let mut rows = 0;
-    for (i, line) in text
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .take(n)
-        .enumerate()
-    {
-        let cols: Vec<f64> = line.split(',').map(|c| c.trim().parse().unwrap()).collect();
-        assert_eq!(cols.len(), 3, "label,x1,x2: {line}");
-        x[[i, 0]] = cols[1];
-        x[[i, 1]] = cols[2];
-        rows += 1;
-    }
-    assert_eq!(rows, n);
-    x
-}
 
 #[test]
 fn mlp_moon_matches_dl4j_predictions() {

@@ -325,6 +325,7 @@ fn rank1_params_and_other_dtypes_round_trip() {
     let p = dir.path().join("legacy.zip");
     let opts = dl4j::WriteOptions {
         dl4j_encoding: Some(Encoding::Legacy),
+        ..Default::default()
     };
     let e = dl4j::save(&a, &p, None, &opts, false)
         .unwrap_err()

@@ -270,3 +270,31 @@ pub fn diffs<D: Dimension>(got: &Array<f64, D>, want: &Array<f64, D>) -> (f64, f
 pub fn max_abs_diff<D: Dimension>(got: &Array<f64, D>, want: &Array<f64, D>) -> f64 {
     diffs(got, want).0
 }
+
+// ---------------------------------------------------------------------------------------------
+// MLPMoon data
+// ---------------------------------------------------------------------------------------------
+
+pub const MOON: &str = "dl4j/1.0.0-beta7-SNAPSHOT/integration-tests";
+
+/// The first `n` rows of the moon eval set: features (x1, x2), label column dropped.
+pub fn moon_features(n: usize) -> Array2<f64> {
+    let text =
+        std::fs::read_to_string(fixture(&format!("{MOON}/data/moon_data_eval.csv"))).unwrap();
+    let mut x = Array2::zeros((n, 2));
+    let mut rows = 0;
+    for (i, line) in text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .take(n)
+        .enumerate()
+    {
+        let cols: Vec<f64> = line.split(',').map(|c| c.trim().parse().unwrap()).collect();
+        assert_eq!(cols.len(), 3, "label,x1,x2: {line}");
+        x[[i, 0]] = cols[1];
+        x[[i, 1]] = cols[2];
+        rows += 1;
+    }
+    assert_eq!(rows, n);
+    x
+}

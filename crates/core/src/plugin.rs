@@ -33,6 +33,8 @@ pub trait Writer: Sync {
 pub struct WriteOptions {
     /// ND4J encoding for DL4J arrays; `None` keeps the source's (or modern for foreign sources).
     pub dl4j_encoding: Option<Encoding>,
+    /// ONNX opset for graph exports; `None` means the exporter's default.
+    pub onnx_opset: Option<i64>,
 }
 
 /// A registered format.

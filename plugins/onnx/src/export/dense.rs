@@ -1,0 +1,50 @@
+//! DenseLayer, OutputLayer, CenterLossOutputLayer (spec §9.1-§9.2): `act(x·W + b)`, with DL4J's
+//! layer norm (population std, no epsilon, NaN -> 0) when `hasLayerNorm`.
+
+use dl4j_core::config::LayerConf;
+
+use super::activation::Activation;
+use super::Builder;
+use crate::proto::Attr;
+
+pub fn dense(
+    b: &mut Builder,
+    index: &str,
+    layer: &LayerConf,
+    x: &str,
+) -> Result<(String, Option<usize>), String> {
+    let act = Activation::of_layer(layer)?;
+    let n_out = layer.n_out().map(|n| n as usize);
+    let w = b.param(&format!("{index}_W")).map_err(|e| e.to_string())?;
+    let has_bias = layer.bool("hasBias").unwrap_or(true);
+    let bias = if has_bias {
+        Some(b.param(&format!("{index}_b")).map_err(|e| e.to_string())?)
+    } else {
+        None
+    };
+    let layer_norm = layer.bool("hasLayerNorm").unwrap_or(false);
+    let mut z = b.op("MatMul", &[x, &w], Vec::new());
+    if layer_norm {
+        let g = b.param(&format!("{index}_g")).map_err(|e| e.to_string())?;
+        z = standardize_rows(b, &z);
+        z = b.op("Mul", &[&z, &g], Vec::new());
+    }
+    if let Some(bias) = bias {
+        z = b.op("Add", &[&z, &bias], Vec::new());
+    }
+    Ok((act.apply(b, &z)?, n_out))
+}
+
+/// libnd4j `standardize` over axis 1: `(z - mean) / std` with the population std and no
+/// epsilon; 0/0 (constant rows) becomes 0, as DL4J replaces NaN.
+fn standardize_rows(b: &mut Builder, z: &str) -> String {
+    let mean = b.reduce_mean(z, &[1]);
+    let c = b.op("Sub", &[z, &mean], Vec::new());
+    let sq = b.op("Mul", &[&c, &c], Vec::new());
+    let var = b.reduce_mean(&sq, &[1]);
+    let std = b.op("Sqrt", &[&var], Vec::new());
+    let s = b.op("Div", &[&c, &std], Vec::new());
+    let nan = b.op("IsNaN", &[&s], Vec::new());
+    let zero = b.scalar(0.0);
+    b.op("Where", &[&nan, &zero, &s], Vec::<(&str, Attr)>::new())
+}

@@ -1,0 +1,97 @@
+//! DL4J -> ONNX: a graph computing what DL4J computes at inference, carrying the whole archive.
+//!
+//! The graph's initializers are the named tensors of [`dl4j_core::named`] (parameters by DL4J key,
+//! updater state, normalizer, objects, other entries) and `metadata_props` holds the exact
+//! configuration text and everything else needed to rebuild the archive, so ONNX -> DL4J of a
+//! file we wrote is lossless. Layers are translated in [`export`]; one that cannot be fails the
+//! whole conversion, listing every such layer.
+
+pub mod export;
+mod proto;
+
+use dl4j_core::plugin::Format;
+use dl4j_core::{Archive, Error, ReadOptions, Result, WriteOptions};
+
+/// Format id on the command line.
+pub const FORMAT_ID: &str = "onnx";
+
+/// Opset written when none is asked for.
+pub const DEFAULT_OPSET: i64 = 17;
+
+/// Opsets the exporter writes.
+pub const OPSETS: std::ops::RangeInclusive<i64> = 13..=21;
+
+struct OnnxFormat;
+
+impl dl4j_core::Reader for OnnxFormat {
+    fn read(&self, bytes: &[u8], _options: &ReadOptions) -> Result<Archive> {
+        let parsed = proto::decode(bytes)?;
+        if dl4j_core::named::is_dl4j(&parsed) {
+            dl4j_core::named::rebuild(&parsed, FORMAT_ID)
+        } else {
+            Err(Error::Format(
+                "this ONNX model was not written from a DL4J model by dl4j; importing other ONNX graphs is not supported".into(),
+            ))
+        }
+    }
+}
+
+impl dl4j_core::Writer for OnnxFormat {
+    fn write(
+        &self,
+        archive: &Archive,
+        out: &mut dyn std::io::Write,
+        options: &WriteOptions,
+    ) -> Result<()> {
+        let bytes = to_onnx(archive, options.onnx_opset.unwrap_or(DEFAULT_OPSET))?;
+        out.write_all(&bytes)
+            .map_err(|e| Error::Format(format!("writing ONNX: {e}")))
+    }
+}
+
+/// Exports an archive as an ONNX model (bytes) at `opset`.
+pub fn to_onnx(archive: &Archive, opset: i64) -> Result<Vec<u8>> {
+    if !OPSETS.contains(&opset) {
+        return Err(Error::Format(format!(
+            "ONNX opset {opset} is not supported (use {}..={})",
+            OPSETS.start(),
+            OPSETS.end()
+        )));
+    }
+    let tool = format!("dl4j {}", env!("CARGO_PKG_VERSION"));
+    let flat = dl4j_core::named::flatten(archive, &tool)?;
+    let params: std::collections::HashSet<&str> =
+        flat.tensors.iter().map(|t| t.name.as_str()).collect();
+    let graph = export::translate(archive, &params, opset)?;
+    proto::encode(proto::ModelParts {
+        opset,
+        producer: tool,
+        nodes: graph.nodes,
+        inputs: graph.inputs,
+        outputs: graph.outputs,
+        tensors: flat.tensors,
+        constants: graph.constants,
+        metadata: flat.metadata,
+    })
+}
+
+/// ONNX has no magic bytes; files are recognised by their `.onnx` extension.
+fn detect(_bytes: &[u8]) -> bool {
+    false
+}
+
+static ONNX: OnnxFormat = OnnxFormat;
+
+dl4j_core::inventory::submit! {
+    Format {
+        id: FORMAT_ID,
+        description: "ONNX (graph with DL4J's inference math; the whole archive kept for re-import)",
+        extensions: &["onnx"],
+        detect,
+        reader: Some(&ONNX),
+        writer: Some(&ONNX),
+    }
+}
+
+/// Referenced by the facade so the linker keeps this crate's registration.
+pub fn link() {}

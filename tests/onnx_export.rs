@@ -1,0 +1,191 @@
+//! DL4J -> ONNX: exported graphs run with tract and match DL4J's own saved outputs; ONNX -> DL4J
+//! rebuilds the identical archive; untranslatable (custom) layers fail with one error naming
+//! them all and leave no output file.
+
+mod common;
+
+use common::reference::{diffs, moon_features, read_array, read_array_typed, MOON};
+use common::{fixture, zip_entries};
+use dl4j::{Archive, DType};
+use ndarray::{ArrayD, IxDyn};
+use tract_onnx::prelude::*;
+
+/// Runs an exported model on `x` (converted to the model's dtype) with tract; output in f64.
+fn run(onnx: &[u8], dtype: DType, x: &ArrayD<f64>) -> ArrayD<f64> {
+    let shape: Vec<usize> = x.shape().to_vec();
+    let (fact, input): (InferenceFact, Tensor) = match dtype {
+        DType::F32 => {
+            let v: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+            (
+                f32::fact(&shape).into(),
+                Tensor::from_shape(&shape, &v).unwrap(),
+            )
+        }
+        DType::F64 => {
+            let v: Vec<f64> = x.iter().copied().collect();
+            (
+                f64::fact(&shape).into(),
+                Tensor::from_shape(&shape, &v).unwrap(),
+            )
+        }
+        d => panic!("unexpected dtype {d:?}"),
+    };
+    let model = tract_onnx::onnx()
+        .model_for_read(&mut &onnx[..])
+        .expect("tract reads the model")
+        .with_input_fact(0, fact)
+        .unwrap()
+        .into_optimized()
+        .expect("tract optimizes the model")
+        .into_runnable()
+        .unwrap();
+    let out = model.run(tvec!(input.into_tvalue())).expect("tract runs");
+    let t = out[0].clone().into_tensor();
+    let t = t.cast_to::<f64>().unwrap().into_owned();
+    let v: Vec<f64> = t
+        .to_plain_array_view::<f64>()
+        .unwrap()
+        .iter()
+        .copied()
+        .collect();
+    ArrayD::from_shape_vec(IxDyn(t.shape()), v).unwrap()
+}
+
+fn open(rel: &str) -> Archive {
+    dl4j::open(fixture(rel), None)
+        .unwrap_or_else(|e| panic!("{rel}: {e}"))
+        .0
+}
+
+fn export(a: &Archive, rel: &str) -> Vec<u8> {
+    dl4j::dl4j_onnx::to_onnx(a, dl4j::dl4j_onnx::DEFAULT_OPSET)
+        .unwrap_or_else(|e| panic!("{rel}: export: {e}"))
+}
+
+/// Asserts DL4J's tolerance from the issue: |got - want| <= atol + rtol * |want| everywhere.
+fn assert_close(got: &ArrayD<f64>, want: &ArrayD<f64>, rtol: f64, atol: f64, what: &str) {
+    let (abs, rel) = diffs(got, want);
+    eprintln!("{what}: max abs diff {abs:.3e}, max rel diff {rel:.3e}");
+    ndarray::Zip::from(got).and(want).for_each(|&g, &w| {
+        assert!(
+            (g - w).abs() <= atol + rtol * w.abs(),
+            "{what}: got {g}, DL4J {w} (max abs diff {abs:e})"
+        );
+    });
+}
+
+#[test]
+fn mlp_moon_runs_in_tract_with_dl4j_predictions() {
+    let rel = format!("{MOON}/MLPMoon/Model_RANDOM_INIT_UNTRAINED.zip");
+    let a = open(&rel);
+    let onnx = export(&a, &rel);
+    for (file, rows) in [("output_0_0.bin", 1), ("output_1_0.bin", 10)] {
+        let want = read_array(&format!("{MOON}/MLPMoon/predictions/{file}"));
+        let got = run(&onnx, a.dtype(), &moon_features(rows).into_dyn());
+        assert_close(&got, &want, 1e-4, 1e-5, &format!("MLPMoon {file}"));
+    }
+}
+
+fn check_regression(model: &str, input: &str, output: &str) {
+    let a = open(model);
+    let onnx = export(&a, model);
+    let (in_dtype, x) = read_array_typed(input);
+    assert_eq!(in_dtype, a.dtype(), "{input}");
+    let want = read_array(output);
+    let got = run(&onnx, a.dtype(), &x);
+    assert_close(&got, &want, 1e-4, 1e-5, model);
+}
+
+#[test]
+fn vae_b3_runs_in_tract_with_dl4j_output() {
+    check_regression(
+        "dl4j/1.0.0-beta3/VaeMNISTAnomaly_100b3.bin",
+        "dl4j/1.0.0-beta3/VaeMNISTAnomaly_Input_100b3.bin",
+        "dl4j/1.0.0-beta3/VaeMNISTAnomaly_Output_100b3.bin",
+    );
+}
+
+#[test]
+fn vae_b4_runs_in_tract_with_dl4j_output() {
+    check_regression(
+        "dl4j/1.0.0-beta4/VaeMNISTAnomaly_100b4.bin",
+        "dl4j/1.0.0-beta4/VaeMNISTAnomaly_Input_100b4.bin",
+        "dl4j/1.0.0-beta4/VaeMNISTAnomaly_Output_100b4.bin",
+    );
+}
+
+#[test]
+fn custom_layers_fail_export_naming_layer_and_class_without_output() {
+    for rel in [
+        "dl4j/1.0.0-alpha/CustomLayerExample_100a.bin",
+        "dl4j/1.0.0-beta3/CustomLayerExample_100b3_float.bin",
+        "dl4j/1.0.0-beta4/CustomLayerExample_100b4_double.bin",
+        "dl4j/1.0.0-beta4/CustomLayerExample_100b4_half.bin",
+        "dl4j/1.0.0-beta6/CustomLayerExample_100b6_float.bin",
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("m.onnx");
+        let e = match dl4j::convert(fixture(rel), &out, &Default::default()) {
+            Ok(_) => panic!("{rel}: exported a custom layer"),
+            Err(e) => e.to_string(),
+        };
+        assert!(
+            e.contains("layer 1 (") && e.contains("CustomLayer)") && e.contains("custom layer"),
+            "{rel}: {e}"
+        );
+        assert!(!out.exists(), "{rel}: a partial output was left");
+    }
+}
+
+/// Exportable fixtures, including the augmented ones with normalizers and objects.
+const EXPORTABLE: &[&str] = &[
+    "dl4j/0.5.0/050_ModelSerializer_Regression_MLP_1.zip",
+    "dl4j/0.6.0/060_ModelSerializer_Regression_MLP_2.zip",
+    "dl4j/0.7.1/071_ModelSerializer_Regression_MLP_1.zip",
+    "dl4j/0.8.0/080_ModelSerializer_Regression_MLP_2.zip",
+    "dl4j/0.9.1/trained_iris_model.zip",
+    "dl4j/1.0.0-beta3/VaeMNISTAnomaly_100b3.bin",
+    "dl4j/1.0.0-beta4/VaeMNISTAnomaly_100b4.bin",
+    "dl4j/augmented/iris_standardize_0.9.1.zip",
+    "dl4j/augmented/mlp_minmax_fitlabel_0.8.0.zip",
+];
+
+#[test]
+fn dl4j_onnx_dl4j_is_identical() {
+    let rel = format!("{MOON}/MLPMoon/Model_RANDOM_INIT_UNTRAINED.zip");
+    for rel in EXPORTABLE.iter().copied().chain([rel.as_str()]) {
+        let dir = tempfile::tempdir().unwrap();
+        let onnx = dir.path().join("m.onnx");
+        let back = dir.path().join("back.zip");
+        let opts = dl4j::ConvertOptions::default();
+        dl4j::convert(fixture(rel), &onnx, &opts).unwrap_or_else(|e| panic!("{rel}: {e}"));
+        dl4j::convert(&onnx, &back, &opts).unwrap_or_else(|e| panic!("{rel}: back: {e}"));
+        let a = open(rel);
+        let b = dl4j::open(&back, None).unwrap().0;
+        a.same_as(&b).unwrap_or_else(|e| panic!("{rel}: {e}"));
+        // Byte-identical entries, not just equal values.
+        assert_eq!(
+            zip_entries(&fixture(rel)),
+            zip_entries(&back),
+            "{rel}: entries differ"
+        );
+    }
+}
+
+#[test]
+fn opsets_outside_13_to_21_are_refused() {
+    let rel = format!("{MOON}/MLPMoon/Model_RANDOM_INIT_UNTRAINED.zip");
+    let a = open(&rel);
+    for bad in [12, 22] {
+        let e = dl4j::dl4j_onnx::to_onnx(&a, bad).unwrap_err().to_string();
+        assert!(e.contains(&format!("opset {bad}")), "{e}");
+    }
+    // Every accepted opset gives a graph tract runs with the same numbers.
+    let x = moon_features(10).into_dyn();
+    let want = read_array(&format!("{MOON}/MLPMoon/predictions/output_1_0.bin"));
+    for opset in 13..=21 {
+        let onnx = dl4j::dl4j_onnx::to_onnx(&a, opset).unwrap();
+        let got = run(&onnx, a.dtype(), &x);
+        assert_close(&got, &want, 1e-4, 1e-5, &format!("opset {opset}"));
+    }
+}

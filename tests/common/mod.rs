@@ -1,6 +1,7 @@
 //! Shared helpers for the integration tests: where the fixtures live and the model files in them.
 #![allow(dead_code)]
 
+pub mod onnx_run;
 pub mod reference;
 
 use std::path::{Path, PathBuf};

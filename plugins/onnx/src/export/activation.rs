@@ -1,8 +1,14 @@
 //! DL4J activation functions (spec `dl4j-config-and-layers.md` §10) as ONNX ops. Those ONNX lacks
 //! or defines differently (GELU, RationalTanh, RectifiedTanh, Cube, Swish, RReLU at inference,
 //! ReLU with threshold) are composed from primitives with DL4J's own formulas.
+//!
+//! Double-precision networks get every non-trivial activation composed from arithmetic, `Exp`,
+//! `Log` and `Tanh`: ONNX allows f64 for Sigmoid, Elu, Softplus, ..., but common runtimes ship
+//! no f64 kernels for them (ONNX Runtime: Elu, Selu, HardSigmoid, Softplus, Softsign; tract:
+//! Sigmoid, LeakyRelu), and the compositions are DL4J's formulas anyway.
 
 use dl4j_core::config::LayerConf;
+use dl4j_core::tensor::DType;
 use serde_json::Value;
 
 use super::Builder;
@@ -132,6 +138,11 @@ impl Activation {
     /// Appends the activation applied to `x`; returns the output value.
     pub fn apply(&self, b: &mut Builder, x: &str) -> Result<String, String> {
         let none = Vec::new;
+        if b.dtype == DType::F64 {
+            if let Some(y) = self.composed(b, x) {
+                return Ok(y);
+            }
+        }
         Ok(match *self {
             Activation::Identity => b.op("Identity", &[x], none()),
             Activation::ReLU {
@@ -198,14 +209,14 @@ impl Activation {
                 b.op("Mul", &[&sq, x], none())
             }
             Activation::Swish => {
-                let s = b.op("Sigmoid", &[x], none());
+                let s = sigmoid(b, x);
                 b.op("Mul", &[x, &s], none())
             }
             Activation::Gelu { precise: false } => {
                 // x * sigmoid(1.702 x)
                 let k = b.scalar(1.702);
                 let kx = b.op("Mul", &[x, &k], none());
-                let s = b.op("Sigmoid", &[&kx], none());
+                let s = sigmoid(b, &kx);
                 b.op("Mul", &[x, &s], none())
             }
             Activation::Gelu { precise: true } => {
@@ -226,7 +237,7 @@ impl Activation {
                 b.op("Mul", &[&hx, &onep], none())
             }
             Activation::Mish => {
-                let sp = b.op("Softplus", &[x], none());
+                let sp = softplus(b, x);
                 let t = b.op("Tanh", &[&sp], none());
                 b.op("Mul", &[x, &t], none())
             }
@@ -266,4 +277,102 @@ impl Activation {
             }
         })
     }
+
+    /// The f64 form of activations whose ONNX op runtimes lack f64 kernels for; `None` for the
+    /// rest (already built from f64-capable ops).
+    fn composed(&self, b: &mut Builder, x: &str) -> Option<String> {
+        let none = Vec::new;
+        Some(match *self {
+            Activation::ReLU {
+                threshold: None | Some(0.0),
+                negative_slope: Some(ns),
+                max,
+            } if ns != 0.0 => {
+                let y = leaky(b, x, ns);
+                match max {
+                    Some(m) => {
+                        let mc = b.scalar(m);
+                        b.op("Min", &[&y, &mc], none())
+                    }
+                    None => y,
+                }
+            }
+            Activation::LReLU(a) => leaky(b, x, a),
+            Activation::Elu(a) => {
+                // x >= 0 ? x : a (e^x - 1)
+                let zero = b.scalar(0.0);
+                let keep = b.op("GreaterOrEqual", &[x, &zero], none());
+                let e = b.op("Exp", &[x], none());
+                let one = b.scalar(1.0);
+                let em1 = b.op("Sub", &[&e, &one], none());
+                let ac = b.scalar(a);
+                let neg = b.op("Mul", &[&em1, &ac], none());
+                b.op("Where", &[&keep, x, &neg], none())
+            }
+            Activation::Selu => {
+                // x > 0 ? l x : l (a e^x - a)
+                let zero = b.scalar(0.0);
+                let pos = b.op("Greater", &[x, &zero], none());
+                let e = b.op("Exp", &[x], none());
+                let ac = b.scalar(SELU_ALPHA);
+                let ae = b.op("Mul", &[&e, &ac], none());
+                let neg = b.op("Sub", &[&ae, &ac], none());
+                let y = b.op("Where", &[&pos, x, &neg], none());
+                let lc = b.scalar(SELU_LAMBDA);
+                b.op("Mul", &[&y, &lc], none())
+            }
+            Activation::Sigmoid => sigmoid(b, x),
+            Activation::HardSigmoid => {
+                // min(1, max(0, 0.2 x + 0.5))
+                let k = b.scalar(0.2);
+                let c = b.scalar(0.5);
+                let kx = b.op("Mul", &[x, &k], none());
+                let y = b.op("Add", &[&kx, &c], none());
+                let zero = b.scalar(0.0);
+                let one = b.scalar(1.0);
+                let lo = b.op("Max", &[&y, &zero], none());
+                b.op("Min", &[&lo, &one], none())
+            }
+            Activation::SoftPlus => softplus(b, x),
+            Activation::SoftSign => {
+                let a = b.op("Abs", &[x], none());
+                let one = b.scalar(1.0);
+                let den = b.op("Add", &[&a, &one], none());
+                b.op("Div", &[x, &den], none())
+            }
+            _ => return None,
+        })
+    }
+}
+
+/// `1 / (1 + e^-x)` (DL4J's formula) in f64, the ONNX op otherwise.
+fn sigmoid(b: &mut Builder, x: &str) -> String {
+    if b.dtype != DType::F64 {
+        return b.op("Sigmoid", &[x], Vec::new());
+    }
+    let n = b.op("Neg", &[x], Vec::new());
+    let e = b.op("Exp", &[&n], Vec::new());
+    let one = b.scalar(1.0);
+    let den = b.op("Add", &[&e, &one], Vec::new());
+    b.op("Reciprocal", &[&den], Vec::new())
+}
+
+/// `log(1 + e^x)` (DL4J's naive formula) in f64, the ONNX op otherwise.
+fn softplus(b: &mut Builder, x: &str) -> String {
+    if b.dtype != DType::F64 {
+        return b.op("Softplus", &[x], Vec::new());
+    }
+    let e = b.op("Exp", &[x], Vec::new());
+    let one = b.scalar(1.0);
+    let s = b.op("Add", &[&e, &one], Vec::new());
+    b.op("Log", &[&s], Vec::new())
+}
+
+/// `x < 0 ? a x : x`.
+fn leaky(b: &mut Builder, x: &str, a: f64) -> String {
+    let zero = b.scalar(0.0);
+    let neg = b.op("Less", &[x, &zero], Vec::new());
+    let ac = b.scalar(a);
+    let ax = b.op("Mul", &[x, &ac], Vec::new());
+    b.op("Where", &[&neg, &ax, x], Vec::new())
 }

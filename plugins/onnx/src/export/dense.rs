@@ -44,7 +44,8 @@ fn standardize_rows(b: &mut Builder, z: &str) -> String {
     let var = b.reduce_mean(&sq, &[1]);
     let std = b.op("Sqrt", &[&var], Vec::new());
     let s = b.op("Div", &[&c, &std], Vec::new());
-    let nan = b.op("IsNaN", &[&s], Vec::new());
+    // NaN is the only value unequal to itself; `IsNaN` lacks f64 kernels in some runtimes.
+    let not_nan = b.op("Equal", &[&s, &s], Vec::new());
     let zero = b.scalar(0.0);
-    b.op("Where", &[&nan, &zero, &s], Vec::<(&str, Attr)>::new())
+    b.op("Where", &[&not_nan, &s, &zero], Vec::<(&str, Attr)>::new())
 }

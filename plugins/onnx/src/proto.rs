@@ -41,6 +41,8 @@ pub enum Dim {
     Fixed(usize),
     /// Symbolic (`batch`, `time`).
     Named(String),
+    /// Neither known nor named.
+    Unknown,
 }
 
 /// An attribute value.
@@ -77,8 +79,9 @@ pub struct ModelParts<'a> {
     pub opset: i64,
     pub producer: String,
     pub nodes: Vec<Node>,
-    pub inputs: Vec<(String, DType, Vec<Dim>)>,
-    pub outputs: Vec<(String, DType, Vec<Dim>)>,
+    /// Name, dtype and shape (`None`: rank unknown).
+    pub inputs: Vec<(String, DType, Option<Vec<Dim>>)>,
+    pub outputs: Vec<(String, DType, Option<Vec<Dim>>)>,
     /// DL4J-named tensors (parameters, updater state, ...), written as initializers.
     pub tensors: Vec<NamedTensor<'a>>,
     pub constants: Vec<Constant>,
@@ -95,19 +98,22 @@ fn ir_version(opset: i64) -> i64 {
     }
 }
 
-fn value_info(name: &str, dtype: DType, dims: &[Dim]) -> ValueInfoProto {
+fn value_info(name: &str, dtype: DType, dims: Option<&[Dim]>) -> ValueInfoProto {
     let mut shape = TensorShapeProto::new();
-    for d in dims {
+    for d in dims.unwrap_or_default() {
         let mut dim = tensor_shape_proto::Dimension::new();
-        dim.value = Some(match d {
-            Dim::Fixed(n) => tensor_shape_proto::dimension::Value::DimValue(*n as i64),
-            Dim::Named(s) => tensor_shape_proto::dimension::Value::DimParam(s.clone()),
-        });
+        dim.value = match d {
+            Dim::Fixed(n) => Some(tensor_shape_proto::dimension::Value::DimValue(*n as i64)),
+            Dim::Named(s) => Some(tensor_shape_proto::dimension::Value::DimParam(s.clone())),
+            Dim::Unknown => None,
+        };
         shape.dim.push(dim);
     }
     let mut tensor = type_proto::Tensor::new();
     tensor.elem_type = elem_type(dtype);
-    tensor.shape = Some(shape).into();
+    if dims.is_some() {
+        tensor.shape = Some(shape).into();
+    }
     let mut ty = TypeProto::new();
     ty.value = Some(type_proto::Value::TensorType(tensor));
     let mut v = ValueInfoProto::new();
@@ -168,10 +174,10 @@ pub fn encode(parts: ModelParts) -> Result<Vec<u8>> {
         g.node.push(p);
     }
     for (name, dtype, dims) in &parts.inputs {
-        g.input.push(value_info(name, *dtype, dims));
+        g.input.push(value_info(name, *dtype, dims.as_deref()));
     }
     for (name, dtype, dims) in &parts.outputs {
-        g.output.push(value_info(name, *dtype, dims));
+        g.output.push(value_info(name, *dtype, dims.as_deref()));
     }
     for t in &parts.tensors {
         g.initializer

@@ -1,38 +1,44 @@
 //! DenseLayer, OutputLayer, CenterLossOutputLayer (spec §9.1-§9.2): `act(x·W + b)`, with DL4J's
 //! layer norm (population std, no epsilon, NaN -> 0) when `hasLayerNorm`.
 
-use dl4j_core::config::LayerConf;
-
 use super::activation::Activation;
-use super::Builder;
-use crate::proto::Attr;
+use super::{batch, Builder, Kind, LayerCtx, Translated, Value};
+use crate::proto::{Attr, Dim};
 
-pub fn dense(
-    b: &mut Builder,
-    index: &str,
-    layer: &LayerConf,
-    x: &str,
-) -> Result<(String, Option<usize>), String> {
+pub fn dense(b: &mut Builder, ctx: &LayerCtx, x: &Value) -> Translated {
+    let layer = ctx.layer;
+    if x.kind != Kind::FeedForward && x.kind != Kind::Any {
+        return Err(format!(
+            "input is {:?}, a dense layer needs [batch, features] (missing preprocessor?)",
+            x.kind
+        ));
+    }
     let act = Activation::of_layer(layer)?;
-    let n_out = layer.n_out().map(|n| n as usize);
-    let w = b.param(&format!("{index}_W")).map_err(|e| e.to_string())?;
+    let n_out = layer
+        .n_out()
+        .map_or(Dim::Unknown, |n| Dim::Fixed(n as usize));
+    let w = ctx.param(b, "W")?;
     let has_bias = layer.bool("hasBias").unwrap_or(true);
     let bias = if has_bias {
-        Some(b.param(&format!("{index}_b")).map_err(|e| e.to_string())?)
+        Some(ctx.param(b, "b")?)
     } else {
         None
     };
     let layer_norm = layer.bool("hasLayerNorm").unwrap_or(false);
-    let mut z = b.op("MatMul", &[x, &w], Vec::new());
+    let mut z = b.op("MatMul", &[&x.name, &w], Vec::new());
     if layer_norm {
-        let g = b.param(&format!("{index}_g")).map_err(|e| e.to_string())?;
+        let g = ctx.param(b, "g")?;
         z = standardize_rows(b, &z);
         z = b.op("Mul", &[&z, &g], Vec::new());
     }
     if let Some(bias) = bias {
         z = b.op("Add", &[&z, &bias], Vec::new());
     }
-    Ok((act.apply(b, &z)?, n_out))
+    Ok(Value::new(
+        act.apply(b, &z)?,
+        Kind::FeedForward,
+        vec![batch(), n_out],
+    ))
 }
 
 /// libnd4j `standardize` over axis 1: `(z - mean) / std` with the population std and no

@@ -4,23 +4,30 @@
 //! Inference semantics throughout: dropout is off, DL4J's `activate(training = false)`.
 
 pub mod activation;
+mod cnn;
 mod dense;
+mod elementwise;
+mod embedding;
+mod preprocess;
+mod rnn;
 mod vae;
+mod vertex;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
-use dl4j_core::config::{LayerConf, ModelKind};
+use dl4j_core::config::{LayerConf, ModelKind, Node as NetNode};
 use dl4j_core::tensor::DType;
 use dl4j_core::{Archive, Error, Result};
 use half::{bf16, f16};
+use serde_json::Value as Json;
 
 use crate::proto::{Attr, Constant, Dim, Node};
 
 /// The translated graph (initializers for DL4J parameters are added by the caller).
 pub struct Graph {
     pub nodes: Vec<Node>,
-    pub inputs: Vec<(String, DType, Vec<Dim>)>,
-    pub outputs: Vec<(String, DType, Vec<Dim>)>,
+    pub inputs: Vec<(String, DType, Option<Vec<Dim>>)>,
+    pub outputs: Vec<(String, DType, Option<Vec<Dim>>)>,
     pub constants: Vec<Constant>,
 }
 
@@ -113,27 +120,118 @@ impl<'p> Builder<'p> {
     }
 
     /// A DL4J parameter tensor by full key; it must have been exported under that name.
-    pub fn param(&self, name: &str) -> Result<String> {
+    pub fn param(&self, name: &str) -> std::result::Result<String, String> {
         if self.params.contains(name) {
             Ok(name.to_string())
         } else {
-            Err(Error::Format(format!(
+            Err(format!(
                 "parameter {name} has no known layout in this model"
-            )))
+            ))
         }
+    }
+
+    /// Adds a node with several outputs.
+    pub fn op_n(
+        &mut self,
+        op: &str,
+        inputs: &[&str],
+        outputs: usize,
+        attrs: Vec<(&str, Attr)>,
+    ) -> Vec<String> {
+        let outs: Vec<String> = (0..outputs).map(|_| self.fresh(op)).collect();
+        self.nodes.push(Node {
+            op: op.to_string(),
+            name: format!("{}_node", outs[0]),
+            inputs: inputs.iter().map(|s| s.to_string()).collect(),
+            outputs: outs.clone(),
+            attrs: attrs.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        });
+        outs
+    }
+
+    /// A constant tensor in the graph's dtype.
+    pub fn tensor(&mut self, shape: &[usize], values: &[f64]) -> String {
+        let mut data = Vec::with_capacity(values.len() * self.dtype.size());
+        for &v in values {
+            match self.dtype {
+                DType::F64 => data.extend(v.to_le_bytes()),
+                DType::F16 => data.extend(f16::from_f64(v).to_le_bytes()),
+                DType::BF16 => data.extend(bf16::from_f64(v).to_le_bytes()),
+                _ => data.extend((v as f32).to_le_bytes()),
+            }
+        }
+        let name = self.fresh("const");
+        self.constants.push(Constant {
+            name: name.clone(),
+            dtype: self.dtype,
+            shape: shape.to_vec(),
+            data,
+        });
+        name
     }
 }
 
-/// A node that cannot be translated: where it is and why.
+/// How DL4J lays out a value; decides axes for layers that work on several kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `[batch, features]`.
+    FeedForward,
+    /// `[batch, C, H, W]`, or `[batch, H, W, C]` when `nhwc`.
+    Cnn { nhwc: bool },
+    /// `[batch, features, time]`, or `[batch, time, features]` when `nwc`.
+    Rnn { nwc: bool },
+    /// `[batch, C, D, H, W]`, or channels last when `ndhwc`.
+    Cnn3d { ndhwc: bool },
+    /// Not known (a network input only consumed by vertices).
+    Any,
+}
+
+/// A value flowing through the graph: its ONNX name, DL4J layout and shape as far as known
+/// (`dims` is empty for [`Kind::Any`]).
+#[derive(Debug, Clone)]
+pub struct Value {
+    pub name: String,
+    pub kind: Kind,
+    pub dims: Vec<Dim>,
+}
+
+impl Value {
+    pub fn new(name: String, kind: Kind, dims: Vec<Dim>) -> Value {
+        Value { name, kind, dims }
+    }
+}
+
+/// The batch dimension of every graph input and output.
+pub fn batch() -> Dim {
+    Dim::Named("batch".into())
+}
+
+/// A layer being translated: where it is (for messages) and its parameter-key prefix.
+pub struct LayerCtx<'c, 'a> {
+    /// `0` (MultiLayerNetwork layer index) or the vertex name: parameters are `<prefix>_<key>`.
+    pub prefix: &'c str,
+    pub layer: &'c LayerConf<'a>,
+}
+
+impl LayerCtx<'_, '_> {
+    /// A parameter of this layer by DL4J key (`W`, `b`, `RW`, ...).
+    pub fn param(&self, b: &Builder, key: &str) -> std::result::Result<String, String> {
+        b.param(&format!("{}_{key}", self.prefix))
+    }
+}
+
+/// The outcome of translating one layer, vertex or preprocessor: the new value or why not.
+pub type Translated = std::result::Result<Value, String>;
+
+/// A part of the network that cannot be translated: where it is and why.
 struct Untranslatable {
     at: String,
     class: String,
     why: String,
 }
 
-/// Translates the network. Every layer that cannot be translated is reported in one error.
+/// Translates the network. Every part that cannot be translated is reported in one error.
 pub fn translate(archive: &Archive, params: &HashSet<&str>, opset: i64) -> Result<Graph> {
-    let config = &archive.config;
     let dtype = archive.dtype();
     if !dtype.is_float() {
         return Err(Error::Format(format!(
@@ -141,73 +239,12 @@ pub fn translate(archive: &Archive, params: &HashSet<&str>, opset: i64) -> Resul
             dtype.short_name()
         )));
     }
-    if config.kind() == ModelKind::ComputationGraph {
-        return Err(Error::Format(
-            "ComputationGraph networks do not export to ONNX yet (MultiLayerNetwork only)".into(),
-        ));
-    }
-    let nodes = config.nodes()?;
-    let mut bad = Vec::new();
-    if let Some(pre) = config
-        .value()
-        .get("inputPreProcessors")
-        .and_then(|v| v.as_object())
-    {
-        for (i, p) in pre {
-            let class = p
-                .get("@class")
-                .and_then(|c| c.as_str())
-                .or_else(|| {
-                    p.as_object()
-                        .and_then(|o| o.keys().next().map(String::as_str))
-                })
-                .unwrap_or("?");
-            bad.push(Untranslatable {
-                at: format!("input preprocessor of layer {i}"),
-                class: class.to_string(),
-                why: "input preprocessors are not translated yet".into(),
-            });
-        }
-    }
-
     let mut b = Builder::new(dtype, opset, params);
-    let input_width =
-        nodes
-            .iter()
-            .filter_map(|n| n.layer.as_ref())
-            .find_map(|l| match l.type_name.as_str() {
-                "ActivationLayer" | "DropoutLayer" | "LossLayer" => None,
-                _ => l.n_in(),
-            });
-    let input_dims = vec![
-        Dim::Named("batch".into()),
-        match input_width {
-            Some(n) => Dim::Fixed(n as usize),
-            None => Dim::Named("features".into()),
-        },
-    ];
-    let mut x = "input".to_string();
-    let mut width = input_width.map(|n| n as usize);
-    for node in &nodes {
-        let Some(layer) = &node.layer else { continue };
-        match layer_op(&mut b, &node.name, layer, &x) {
-            Ok(Some((y, w))) => {
-                x = y;
-                if w.is_some() {
-                    width = w;
-                }
-            }
-            Ok(None) => {}
-            Err(why) => bad.push(Untranslatable {
-                at: format!("layer {}", node.name),
-                class: layer
-                    .class
-                    .clone()
-                    .unwrap_or_else(|| layer.type_name.clone()),
-                why,
-            }),
-        }
-    }
+    let mut bad = Vec::new();
+    let (inputs, outputs) = match archive.config.kind() {
+        ModelKind::MultiLayerNetwork => multi_layer(&mut b, archive, &mut bad)?,
+        ModelKind::ComputationGraph => computation_graph(&mut b, archive, &mut bad)?,
+    };
     if !bad.is_empty() {
         let list: Vec<String> = bad
             .iter()
@@ -219,36 +256,192 @@ pub fn translate(archive: &Archive, params: &HashSet<&str>, opset: i64) -> Resul
             list.join("\n  ")
         )));
     }
-    b.nodes.push(Node {
-        op: "Identity".into(),
-        name: "output_node".into(),
-        inputs: vec![x],
-        outputs: vec!["output".into()],
-        attrs: Vec::new(),
-    });
-    let output_dims = vec![
-        Dim::Named("batch".into()),
-        match width {
-            Some(n) => Dim::Fixed(n),
-            None => Dim::Named("features".into()),
-        },
-    ];
+    let shape = |v: &Value| (v.kind != Kind::Any).then(|| v.dims.clone());
+    let mut graph_outputs = Vec::new();
+    for (name, v) in &outputs {
+        b.nodes.push(Node {
+            op: "Identity".into(),
+            name: format!("{name}_output"),
+            inputs: vec![v.name.clone()],
+            outputs: vec![name.clone()],
+            attrs: Vec::new(),
+        });
+        graph_outputs.push((name.clone(), dtype, shape(v)));
+    }
     Ok(Graph {
         nodes: b.nodes,
-        inputs: vec![("input".into(), dtype, input_dims)],
-        outputs: vec![("output".into(), dtype, output_dims)],
+        inputs: inputs
+            .iter()
+            .map(|v| (v.name.clone(), dtype, shape(v)))
+            .collect(),
+        outputs: graph_outputs,
         constants: b.constants,
     })
 }
 
-/// One MultiLayerNetwork layer on `x`: its output and width, or why it cannot be translated.
-/// `Ok(None)` means the layer is the identity at inference.
-fn layer_op(
+/// Graph inputs and named outputs.
+type Ends = (Vec<Value>, Vec<(String, Value)>);
+
+/// The class of a JSON object as written (`@class`, or the legacy wrapper key).
+fn class_of(v: &Json) -> String {
+    v.get("@class")
+        .and_then(Json::as_str)
+        .map(str::to_string)
+        .or_else(|| {
+            v.as_object()
+                .filter(|o| o.len() == 1)
+                .and_then(|o| o.keys().next().cloned())
+        })
+        .unwrap_or_else(|| "?".into())
+}
+
+fn multi_layer(b: &mut Builder, archive: &Archive, bad: &mut Vec<Untranslatable>) -> Result<Ends> {
+    let config = &archive.config;
+    let nodes = config.nodes()?;
+    let pre = config
+        .value()
+        .get("inputPreProcessors")
+        .and_then(Json::as_object);
+    let pre_of = |i: &str| pre.and_then(|p| p.get(i)).filter(|v| !v.is_null());
+    let first = nodes.first().and_then(|n| n.layer.as_ref());
+    let input = network_input("input", first, nodes.first().and_then(|n| pre_of(&n.name)));
+    let mut x = input.clone();
+    for node in &nodes {
+        let Some(layer) = &node.layer else { continue };
+        if let Some(p) = pre_of(&node.name) {
+            match preprocess::apply(b, p, &x) {
+                Ok(y) => x = y,
+                Err(why) => {
+                    bad.push(Untranslatable {
+                        at: format!("input preprocessor of layer {}", node.name),
+                        class: class_of(p),
+                        why,
+                    });
+                    continue;
+                }
+            }
+        }
+        let ctx = LayerCtx {
+            prefix: &node.name,
+            layer,
+        };
+        match layer_op(b, &ctx, &x) {
+            Ok(y) => x = y,
+            Err(why) => bad.push(Untranslatable {
+                at: format!("layer {}", node.name),
+                class: layer
+                    .class
+                    .clone()
+                    .unwrap_or_else(|| layer.type_name.clone()),
+                why,
+            }),
+        }
+    }
+    Ok((vec![input], vec![("output".into(), x)]))
+}
+
+fn computation_graph(
     b: &mut Builder,
-    index: &str,
-    layer: &LayerConf,
-    x: &str,
-) -> std::result::Result<Option<(String, Option<usize>)>, String> {
+    archive: &Archive,
+    bad: &mut Vec<Untranslatable>,
+) -> Result<Ends> {
+    let config = &archive.config;
+    let graph = config
+        .graph()?
+        .ok_or_else(|| Error::Config("ComputationGraph without a graph".into()))?;
+    let nodes: HashMap<String, NetNode> = config
+        .nodes()?
+        .into_iter()
+        .map(|n| (n.name.clone(), n))
+        .collect();
+    let mut values: HashMap<String, Value> = HashMap::new();
+    // Network inputs take their layout from the first layer that reads them.
+    let order = graph.topological_order()?;
+    for name in &graph.inputs {
+        let consumer = order
+            .iter()
+            .filter(|v| graph.inputs_of(v).contains(name))
+            .find_map(|v| nodes.get(v));
+        let layer = consumer.and_then(|n| n.layer.as_ref());
+        let pre = consumer
+            .and_then(|n| n.body.get("preProcessor"))
+            .filter(|p| !p.is_null());
+        values.insert(name.clone(), network_input(name, layer, pre));
+    }
+    let inputs: Vec<Value> = graph.inputs.iter().map(|n| values[n].clone()).collect();
+    for name in &order {
+        if graph.inputs.contains(name) {
+            continue;
+        }
+        let Some(node) = nodes.get(name) else {
+            return Err(Error::Config(format!("vertex {name:?} is not defined")));
+        };
+        let ins: Option<Vec<Value>> = graph
+            .inputs_of(name)
+            .iter()
+            .map(|i| values.get(i).cloned())
+            .collect();
+        // An input failed earlier: that failure is already reported.
+        let Some(ins) = ins else { continue };
+        let class = node
+            .layer
+            .as_ref()
+            .and_then(|l| l.class.clone())
+            .unwrap_or_else(|| node.type_name().to_string());
+        match vertex::apply(b, node, &ins, &values) {
+            Ok(v) => {
+                values.insert(name.clone(), v);
+            }
+            Err(why) => bad.push(Untranslatable {
+                at: format!("vertex {name:?}"),
+                class,
+                why,
+            }),
+        }
+    }
+    let outputs = graph
+        .outputs
+        .iter()
+        .filter_map(|o| values.get(o).map(|v| (o.clone(), v.clone())))
+        .collect();
+    Ok((inputs, outputs))
+}
+
+/// A network input shaped for the first layer (and preprocessor) that reads it.
+fn network_input(name: &str, layer: Option<&LayerConf>, pre: Option<&Json>) -> Value {
+    let name = name.to_string();
+    if let Some(p) = pre {
+        if let Some(v) = preprocess::input_for(&name, p) {
+            return v;
+        }
+    }
+    let Some(layer) = layer else {
+        return Value::new(name, Kind::Any, Vec::new());
+    };
+    let layer = match layer.type_name.as_str() {
+        "FrozenLayer" | "FrozenLayerWithBackprop" => match layer.inner("layer") {
+            Some(inner) => return network_input(&name, Some(&inner), None),
+            None => layer.clone(),
+        },
+        _ => layer.clone(),
+    };
+    if let Some(v) = cnn::input_for(&name, &layer).or_else(|| rnn::input_for(&name, &layer)) {
+        return v;
+    }
+    let width = match layer.type_name.as_str() {
+        // Index inputs: one column of class indices.
+        "EmbeddingLayer" => Dim::Fixed(1),
+        _ => layer
+            .n_in()
+            .filter(|&n| n > 0)
+            .map_or(Dim::Unknown, |n| Dim::Fixed(n as usize)),
+    };
+    Value::new(name, Kind::FeedForward, vec![batch(), width])
+}
+
+/// One layer on `x`.
+pub fn layer_op(b: &mut Builder, ctx: &LayerCtx, x: &Value) -> Translated {
+    let layer = ctx.layer;
     if !layer.dl4j_class {
         return Err("custom layer class (not part of DL4J): its math is unknown".into());
     }
@@ -257,17 +450,26 @@ fn layer_op(
             let inner = layer
                 .inner("layer")
                 .ok_or("frozen wrapper without an inner layer")?;
-            layer_op(b, index, &inner, x)
+            layer_op(
+                b,
+                &LayerCtx {
+                    prefix: ctx.prefix,
+                    layer: &inner,
+                },
+                x,
+            )
         }
-        "DenseLayer" | "OutputLayer" | "CenterLossOutputLayer" => {
-            dense::dense(b, index, layer, x).map(Some)
-        }
+        "DenseLayer" | "OutputLayer" | "CenterLossOutputLayer" => dense::dense(b, ctx, x),
         "ActivationLayer" | "LossLayer" => {
             let act = activation::Activation::of_layer(layer)?;
-            Ok(Some((act.apply(b, x)?, None)))
+            Ok(Value::new(act.apply(b, &x.name)?, x.kind, x.dims.clone()))
         }
-        "DropoutLayer" => Ok(None),
-        "VariationalAutoencoder" => vae::vae(b, index, layer, x).map(Some),
+        "DropoutLayer" => Ok(x.clone()),
+        "VariationalAutoencoder" => vae::vae(b, ctx, x),
+        "EmbeddingLayer" | "EmbeddingSequenceLayer" => embedding::embedding(b, ctx, x),
+        "ElementWiseMultiplicationLayer" | "PReLULayer" => elementwise::layer(b, ctx, x),
+        t if cnn::handles(t) => cnn::layer(b, ctx, x),
+        t if rnn::handles(t) => rnn::layer(b, ctx, x),
         other => Err(format!("{other} is not translated to ONNX yet")),
     }
 }

@@ -1,18 +1,14 @@
 //! VariationalAutoencoder at inference (spec §9, DL4J `VariationalAutoencoder.activate`): the
 //! encoder stack, then the mean of p(z|x) through `pzxActivationFn`.
 
-use dl4j_core::config::LayerConf;
-use serde_json::Value;
+use serde_json::Value as Json;
 
 use super::activation::Activation;
-use super::Builder;
+use super::{batch, Builder, Kind, LayerCtx, Translated, Value};
+use crate::proto::Dim;
 
-pub fn vae(
-    b: &mut Builder,
-    index: &str,
-    layer: &LayerConf,
-    x: &str,
-) -> Result<(String, Option<usize>), String> {
+pub fn vae(b: &mut Builder, ctx: &LayerCtx, x: &Value) -> Translated {
+    let layer = ctx.layer;
     let act = Activation::of_layer(layer)?;
     let pzx = Activation::parse(
         layer.get("pzxActivationFn"),
@@ -20,14 +16,11 @@ pub fn vae(
     )?;
     let sizes = layer
         .get("encoderLayerSizes")
-        .and_then(Value::as_array)
+        .and_then(Json::as_array)
         .ok_or("no encoderLayerSizes")?
         .len();
-    let param = |b: &Builder, key: &str| {
-        b.param(&format!("{index}_{key}"))
-            .map_err(|e| e.to_string())
-    };
-    let mut h = x.to_string();
+    let param = |b: &Builder, key: &str| ctx.param(b, key);
+    let mut h = x.name.clone();
     for i in 0..sizes {
         let w = param(b, &format!("e{i}W"))?;
         let bias = param(b, &format!("e{i}b"))?;
@@ -39,5 +32,12 @@ pub fn vae(
     let bias = param(b, "pZXMeanb")?;
     let z = b.op("MatMul", &[&h, &w], Vec::new());
     let z = b.op("Add", &[&z, &bias], Vec::new());
-    Ok((pzx.apply(b, &z)?, layer.n_out().map(|n| n as usize)))
+    let n_out = layer
+        .n_out()
+        .map_or(Dim::Unknown, |n| Dim::Fixed(n as usize));
+    Ok(Value::new(
+        pzx.apply(b, &z)?,
+        Kind::FeedForward,
+        vec![batch(), n_out],
+    ))
 }

@@ -1,0 +1,10 @@
+//! ElementWiseMultiplicationLayer and PReLULayer (spec §9.24-§9.25).
+
+use super::{Builder, LayerCtx, Translated, Value};
+
+pub fn layer(_b: &mut Builder, ctx: &LayerCtx, _x: &Value) -> Translated {
+    Err(format!(
+        "{} is not translated to ONNX yet",
+        ctx.layer.type_name
+    ))
+}

@@ -1,0 +1,10 @@
+//! EmbeddingLayer and EmbeddingSequenceLayer (spec §9.4).
+
+use super::{Builder, LayerCtx, Translated, Value};
+
+pub fn embedding(_b: &mut Builder, ctx: &LayerCtx, _x: &Value) -> Translated {
+    Err(format!(
+        "{} is not translated to ONNX yet",
+        ctx.layer.type_name
+    ))
+}

@@ -1,8 +1,10 @@
 //! Shared helpers for the integration tests: where the fixtures live and the model files in them.
 #![allow(dead_code)]
 
+pub mod cnn_reference;
 pub mod onnx_run;
 pub mod reference;
+pub mod rnn_reference;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

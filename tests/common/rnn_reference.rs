@@ -1,0 +1,1 @@
+//! Reference math for recurrent layers, shared by the ONNX and forward-pass tests.

@@ -40,6 +40,7 @@ pub struct Builder<'p> {
     /// Names of the exported parameter tensors.
     params: &'p HashSet<&'p str>,
     next: usize,
+    batch_source: Option<String>,
 }
 
 impl<'p> Builder<'p> {
@@ -51,6 +52,7 @@ impl<'p> Builder<'p> {
             constants: Vec::new(),
             params,
             next: 0,
+            batch_source: None,
         }
     }
 
@@ -102,21 +104,40 @@ impl<'p> Builder<'p> {
         name
     }
 
-    /// `ReduceMean` over `axes`, keeping dimensions (axes became an input in opset 18).
+    /// `ReduceMean` over `axes`, keeping dimensions.
     pub fn reduce_mean(&mut self, x: &str, axes: &[i64]) -> String {
-        if self.opset >= 18 {
-            let a = self.ints(axes);
-            self.op("ReduceMean", &[x, &a], vec![("keepdims", Attr::Int(1))])
+        self.reduce("ReduceMean", x, axes, true)
+    }
+
+    /// A `Reduce*` op over `axes`: `axes` is an input from opset 13 for ReduceSum and from
+    /// opset 18 for the others, an attribute before.
+    pub fn reduce(&mut self, op: &str, x: &str, axes: &[i64], keepdims: bool) -> String {
+        let keep = ("keepdims", Attr::Int(i64::from(keepdims)));
+        let as_input = if op == "ReduceSum" {
+            self.opset >= 13
         } else {
-            self.op(
-                "ReduceMean",
-                &[x],
-                vec![
-                    ("axes", Attr::Ints(axes.to_vec())),
-                    ("keepdims", Attr::Int(1)),
-                ],
-            )
+            self.opset >= 18
+        };
+        if as_input {
+            let a = self.ints(axes);
+            self.op(op, &[x, &a], vec![keep])
+        } else {
+            self.op(op, &[x], vec![("axes", Attr::Ints(axes.to_vec())), keep])
         }
+    }
+
+    /// `Shape(x)[from..to]` as an int64 vector.
+    pub fn shape_slice(&mut self, x: &str, from: i64, to: i64) -> String {
+        let s = self.op("Shape", &[x], Vec::new());
+        let st = self.ints(&[from]);
+        let en = self.ints(&[to]);
+        self.op("Slice", &[&s, &st, &en], Vec::new())
+    }
+
+    /// The first network input, whose dimension 0 is the minibatch size at run time (what DL4J's
+    /// preprocessors that re-split batch and time read from the network).
+    pub fn batch_source(&self) -> Option<&str> {
+        self.batch_source.as_deref()
     }
 
     /// A DL4J parameter tensor by full key; it must have been exported under that name.
@@ -305,6 +326,7 @@ fn multi_layer(b: &mut Builder, archive: &Archive, bad: &mut Vec<Untranslatable>
     let pre_of = |i: &str| pre.and_then(|p| p.get(i)).filter(|v| !v.is_null());
     let first = nodes.first().and_then(|n| n.layer.as_ref());
     let input = network_input("input", first, nodes.first().and_then(|n| pre_of(&n.name)));
+    b.batch_source = Some(input.name.clone());
     let mut x = input.clone();
     for node in &nodes {
         let Some(layer) = &node.layer else { continue };
@@ -358,10 +380,16 @@ fn computation_graph(
     // Network inputs take their layout from the first layer that reads them.
     let order = graph.topological_order()?;
     for name in &graph.inputs {
-        let consumer = order
+        let consumers: Vec<&NetNode> = order
             .iter()
             .filter(|v| graph.inputs_of(v).contains(name))
-            .find_map(|v| nodes.get(v));
+            .filter_map(|v| nodes.get(v))
+            .collect();
+        let consumer = consumers
+            .iter()
+            .find(|n| n.layer.is_some())
+            .or(consumers.first())
+            .copied();
         let layer = consumer.and_then(|n| n.layer.as_ref());
         let pre = consumer
             .and_then(|n| n.body.get("preProcessor"))
@@ -369,6 +397,7 @@ fn computation_graph(
         values.insert(name.clone(), network_input(name, layer, pre));
     }
     let inputs: Vec<Value> = graph.inputs.iter().map(|n| values[n].clone()).collect();
+    b.batch_source = inputs.first().map(|v| v.name.clone());
     for name in &order {
         if graph.inputs.contains(name) {
             continue;
@@ -429,8 +458,14 @@ fn network_input(name: &str, layer: Option<&LayerConf>, pre: Option<&Json>) -> V
         return v;
     }
     let width = match layer.type_name.as_str() {
-        // Index inputs: one column of class indices.
+        // Index inputs: one column of class indices, or one row of them per sequence.
         "EmbeddingLayer" => Dim::Fixed(1),
+        "EmbeddingSequenceLayer" => match layer.int("inputLength") {
+            Some(n) if n > 0 && !layer.bool("inferInputLength").unwrap_or(false) => {
+                Dim::Fixed(n as usize)
+            }
+            _ => Dim::Named("time".into()),
+        },
         _ => layer
             .n_in()
             .filter(|&n| n > 0)

@@ -393,12 +393,12 @@ fn rnn_feed_forward_preprocessors_split_rows_time_major() {
         )],
         json!({"0": {"rnnToFeedForward": {}}}),
     );
-    let out = run_all(&archive(ff_only, vec![]), &[x.clone()]);
+    let out = run_all(&archive(ff_only, vec![]), std::slice::from_ref(&x));
     let x3 = x.clone().into_dimensionality::<ndarray::Ix3>().unwrap();
     let want = Array2::from_shape_fn((mb * t, c), |(r, ch)| x3[[r % mb, ch, r / mb]]);
     close(&out[0], &want.into_dyn(), "rnn -> ff");
     // And back: the identity.
-    let out = run_all(&archive(cfg, vec![]), &[x.clone()]);
+    let out = run_all(&archive(cfg, vec![]), std::slice::from_ref(&x));
     close(&out[0], &x, "rnn -> ff -> rnn");
 }
 
@@ -410,7 +410,7 @@ fn cnn_feed_forward_preprocessors() {
         json!({"0": {"@class": "org.deeplearning4j.nn.conf.preprocessor.CnnToFeedForwardPreProcessor", "inputHeight": 3, "inputWidth": 4, "numChannels": 2}}),
     );
     let x = arr(&[2, 2, 3, 4], 11);
-    let out = run_all(&archive(to_ff, vec![]), &[x.clone()]);
+    let out = run_all(&archive(to_ff, vec![]), std::slice::from_ref(&x));
     let v: Vec<f64> = x.iter().copied().collect();
     close(
         &out[0],
@@ -437,7 +437,7 @@ fn embedding_gathers_rows_of_f_order_w() {
     l["__vars"] = json!(["W", "b"]);
     let a = archive(mln(vec![l], json!({})), p.clone());
     let idx = ArrayD::from_shape_vec(IxDyn(&[4, 1]), vec![3.0, 0.0, 4.0, 3.0]).unwrap();
-    let out = run_all(&a, &[idx.clone()]);
+    let out = run_all(&a, std::slice::from_ref(&idx));
     let want = Array2::from_shape_fn((4, n_out), |(r, j)| {
         let i = idx[[r, 0]] as usize;
         p[i + n_in * j] + p[n_in * n_out + j]
@@ -456,7 +456,7 @@ fn embedding_sequence_outputs_ncw() {
     l["__vars"] = json!(["W"]);
     let a = archive(mln(vec![l], json!({})), p.clone());
     let idx = ArrayD::from_shape_vec(IxDyn(&[2, t]), vec![0.0, 5.0, 2.0, 1.0, 1.0, 4.0]).unwrap();
-    let out = run_all(&a, &[idx.clone()]);
+    let out = run_all(&a, std::slice::from_ref(&idx));
     let want = Array3::from_shape_fn((2, n_out, t), |(b, j, s)| {
         p[idx[[b, s]] as usize + n_in * j]
     });
@@ -474,7 +474,7 @@ fn elementwise_multiplication_and_prelu() {
     l["__vars"] = json!(["W", "b"]);
     let a = archive(mln(vec![l], json!({})), p.clone());
     let x = arr(&[3, n], 15);
-    let out = run_all(&a, &[x.clone()]);
+    let out = run_all(&a, std::slice::from_ref(&x));
     let w = ndarray::Array1::from(p[..n].to_vec());
     let bias = ndarray::Array1::from(p[n..].to_vec());
     let x2 = x.clone().into_dimensionality::<ndarray::Ix2>().unwrap();
@@ -491,7 +491,7 @@ fn elementwise_multiplication_and_prelu() {
     );
     l["__vars"] = json!(["W"]);
     let a = archive(mln(vec![l], json!({})), alpha.clone());
-    let out = run_all(&a, &[x.clone()]);
+    let out = run_all(&a, std::slice::from_ref(&x));
     let want = Array2::from_shape_fn((3, n), |(r, j)| {
         let v = x2[[r, j]];
         if v >= 0.0 {

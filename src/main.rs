@@ -51,6 +51,10 @@ enum Command {
         /// ONNX opset of written ONNX graphs (13..21; default 17).
         #[arg(long, value_parser = clap::value_parser!(i64).range(13..=21))]
         opset: Option<i64>,
+        /// ONNX only: put the model's data normalizer into the graph as its first nodes, so the
+        /// ONNX model takes raw features (labels are left alone).
+        #[arg(long)]
+        bake_normalizer: bool,
     },
     /// Show what a model file holds.
     Inspect {
@@ -64,6 +68,26 @@ enum Command {
     },
     /// List the registered formats and what each reads and writes.
     Plugins,
+    /// Run a model with tract on an input array and compare its output with an expected array.
+    ///
+    /// MODEL is an ONNX file or any DL4J model file (exported to ONNX in memory). Arrays are ND4J
+    /// binary arrays (DL4J's Nd4j.write) or NumPy .npy files. Exit status: 0 when every value
+    /// satisfies |got - want| <= atol + rtol * |want|, 1 when not, 2 for unusable input.
+    Verify {
+        model: PathBuf,
+        /// Input array (.bin ND4J array or .npy); cast to the model's input dtype.
+        #[arg(long)]
+        input: PathBuf,
+        /// Expected output array (.bin ND4J array or .npy).
+        #[arg(long)]
+        expected: PathBuf,
+        /// Relative tolerance.
+        #[arg(long, default_value_t = 1e-4)]
+        rtol: f64,
+        /// Absolute tolerance.
+        #[arg(long, default_value_t = 1e-5)]
+        atol: f64,
+    },
     /// Extra objects stored in a model (DL4J's addObjectToFile / getObjectFromFile).
     Objects {
         #[command(subcommand)]
@@ -109,7 +133,21 @@ fn run(cli: Cli) -> dl4j::Result<()> {
             config,
             map,
             opset,
+            bake_normalizer,
         } => {
+            if bake_normalizer {
+                let onnx = match &to {
+                    Some(t) => t == dl4j::dl4j_onnx::FORMAT_ID,
+                    None => output
+                        .extension()
+                        .is_some_and(|e| e.eq_ignore_ascii_case("onnx")),
+                };
+                if !onnx {
+                    return Err(dl4j::Error::Refused(
+                        "--bake-normalizer applies to ONNX output only".into(),
+                    ));
+                }
+            }
             let text = |p: Option<PathBuf>| -> dl4j::Result<Option<String>> {
                 p.map(|p| std::fs::read_to_string(&p).map_err(|e| dl4j::Error::io(&p, e)))
                     .transpose()
@@ -126,6 +164,7 @@ fn run(cli: Cli) -> dl4j::Result<()> {
                 write: WriteOptions {
                     dl4j_encoding: dl4j_encoding.map(Into::into),
                     onnx_opset: opset,
+                    onnx_bake_normalizer: bake_normalizer,
                 },
             };
             let done = dl4j::convert(&input, &output, &opts)?;
@@ -168,6 +207,7 @@ fn run(cli: Cli) -> dl4j::Result<()> {
             }
             Ok(())
         }
+        Command::Verify { .. } => unreachable!("handled in main"),
         Command::Objects { command } => cli::objects::run(command),
         Command::Normalizer { command } => cli::normalizer::run(command),
         Command::Plugins => {
@@ -192,7 +232,32 @@ fn run(cli: Cli) -> dl4j::Result<()> {
 }
 
 fn main() -> ExitCode {
-    match run(Cli::parse()) {
+    let cli = Cli::parse();
+    if let Command::Verify {
+        model,
+        input,
+        expected,
+        rtol,
+        atol,
+    } = cli.command
+    {
+        let args = cli::verify::VerifyArgs {
+            model,
+            input,
+            expected,
+            rtol,
+            atol,
+        };
+        return match cli::verify::run(&args) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::from(1),
+            Err(e) => {
+                eprintln!("dl4j: error: {e}");
+                ExitCode::from(2)
+            }
+        };
+    }
+    match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("dl4j: error: {e}");

@@ -2,3 +2,4 @@
 
 pub mod normalizer;
 pub mod objects;
+pub mod verify;

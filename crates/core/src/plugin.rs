@@ -35,6 +35,10 @@ pub struct WriteOptions {
     pub dl4j_encoding: Option<Encoding>,
     /// ONNX opset for graph exports; `None` means the exporter's default.
     pub onnx_opset: Option<i64>,
+    /// ONNX exports only: insert the archive's data normalizer as the graph's first nodes, so the
+    /// exported model takes raw (unnormalized) features. Off by default; an archive without a
+    /// normalizer, or with one that cannot be expressed in ONNX, is then an error.
+    pub onnx_bake_normalizer: bool,
 }
 
 /// A registered format.

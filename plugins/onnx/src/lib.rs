@@ -6,6 +6,7 @@
 //! file we wrote is lossless. Layers are translated in [`export`]; one that cannot be fails the
 //! whole conversion, listing every such layer.
 
+pub mod bake;
 pub mod export;
 mod proto;
 
@@ -43,14 +44,50 @@ impl dl4j_core::Writer for OnnxFormat {
         out: &mut dyn std::io::Write,
         options: &WriteOptions,
     ) -> Result<()> {
-        let bytes = to_onnx(archive, options.onnx_opset.unwrap_or(DEFAULT_OPSET))?;
+        let bytes = to_onnx_with(
+            archive,
+            &OnnxOptions {
+                opset: options.onnx_opset.unwrap_or(DEFAULT_OPSET),
+                bake_normalizer: options.onnx_bake_normalizer,
+            },
+        )?;
         out.write_all(&bytes)
             .map_err(|e| Error::Format(format!("writing ONNX: {e}")))
     }
 }
 
+/// Options of [`to_onnx_with`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OnnxOptions {
+    /// ONNX opset written (see [`OPSETS`]).
+    pub opset: i64,
+    /// Insert the archive's normalizer as the first nodes (see [`bake`]).
+    pub bake_normalizer: bool,
+}
+
+impl Default for OnnxOptions {
+    fn default() -> Self {
+        OnnxOptions {
+            opset: DEFAULT_OPSET,
+            bake_normalizer: false,
+        }
+    }
+}
+
 /// Exports an archive as an ONNX model (bytes) at `opset`.
 pub fn to_onnx(archive: &Archive, opset: i64) -> Result<Vec<u8>> {
+    to_onnx_with(
+        archive,
+        &OnnxOptions {
+            opset,
+            bake_normalizer: false,
+        },
+    )
+}
+
+/// Exports an archive as an ONNX model (bytes) with `options`.
+pub fn to_onnx_with(archive: &Archive, options: &OnnxOptions) -> Result<Vec<u8>> {
+    let opset = options.opset;
     if !OPSETS.contains(&opset) {
         return Err(Error::Format(format!(
             "ONNX opset {opset} is not supported (use {}..={})",
@@ -62,7 +99,10 @@ pub fn to_onnx(archive: &Archive, opset: i64) -> Result<Vec<u8>> {
     let flat = dl4j_core::named::flatten(archive, &tool)?;
     let params: std::collections::HashSet<&str> =
         flat.tensors.iter().map(|t| t.name.as_str()).collect();
-    let graph = export::translate(archive, &params, opset)?;
+    let mut graph = export::translate(archive, &params, opset)?;
+    if options.bake_normalizer {
+        bake::bake(archive, &mut graph)?;
+    }
     proto::encode(proto::ModelParts {
         opset,
         producer: tool,

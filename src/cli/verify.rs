@@ -1,0 +1,412 @@
+//! `dl4j verify`: run a model with tract on an input array and compare with an expected array.
+//!
+//! Arrays are ND4J binary arrays (what DL4J's `Nd4j.write` writes) or NumPy `.npy` files, told
+//! apart by the `.npy` magic bytes. A DL4J model (any readable model file) is exported to ONNX in
+//! memory first; a `.onnx` file is run as it is.
+
+use std::path::{Path, PathBuf};
+
+use dl4j::{Error, Result};
+use half::f16;
+use tract_onnx::prelude::*;
+use tract_onnx::tract_hir::infer::Factoid;
+
+/// What `verify` compares.
+#[derive(Debug, Clone)]
+pub struct VerifyArgs {
+    pub model: PathBuf,
+    pub input: PathBuf,
+    pub expected: PathBuf,
+    pub rtol: f64,
+    pub atol: f64,
+}
+
+/// A dense array in row-major (C) order, values widened to f64.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Array {
+    pub shape: Vec<usize>,
+    pub values: Vec<f64>,
+}
+
+/// Runs the check; `Ok(true)` when every value is within tolerance, `Ok(false)` when not (the
+/// report is printed either way), `Err` for unusable inputs.
+pub fn run(args: &VerifyArgs) -> Result<bool> {
+    if !(args.rtol >= 0.0 && args.atol >= 0.0) {
+        return Err(Error::Format(
+            "--rtol and --atol must be non-negative numbers".into(),
+        ));
+    }
+    let input = read_array(&args.input)?;
+    let expected = read_array(&args.expected)?;
+    let onnx = model_bytes(&args.model)?;
+    let got = run_model(&onnx, &input)
+        .map_err(|e| Error::Format(format!("{}: running the model: {e}", args.model.display())))?;
+    if got.shape != expected.shape {
+        return Err(Error::Format(format!(
+            "output shape {:?} differs from the expected array's shape {:?} ({})",
+            got.shape,
+            expected.shape,
+            args.expected.display()
+        )));
+    }
+    let c = compare(&got.values, &expected.values, args.rtol, args.atol);
+    println!("output shape {:?}, {} values", got.shape, got.values.len());
+    println!("max abs error {:.6e}", c.max_abs);
+    println!("max rel error {:.6e}", c.max_rel);
+    if c.outside == 0 {
+        println!(
+            "OK: all values within |got - want| <= {} + {} * |want|",
+            args.atol, args.rtol
+        );
+        Ok(true)
+    } else {
+        let (i, g, w) = c.worst.expect("a failing value is recorded");
+        println!(
+            "FAIL: {} of {} values outside |got - want| <= {} + {} * |want|; worst at {:?}: got {g}, expected {w}",
+            c.outside,
+            got.values.len(),
+            args.atol,
+            args.rtol,
+            unravel(i, &got.shape)
+        );
+        Ok(false)
+    }
+}
+
+/// Elementwise comparison figures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Comparison {
+    pub max_abs: f64,
+    pub max_rel: f64,
+    /// Values with `|got - want| > atol + rtol * |want|` (or NaN where the other is not).
+    pub outside: usize,
+    /// The failing value with the largest excess over its tolerance: (flat index, got, want).
+    pub worst: Option<(usize, f64, f64)>,
+}
+
+pub fn compare(got: &[f64], want: &[f64], rtol: f64, atol: f64) -> Comparison {
+    let mut c = Comparison {
+        max_abs: 0.0,
+        max_rel: 0.0,
+        outside: 0,
+        worst: None,
+    };
+    let mut worst_excess = f64::NEG_INFINITY;
+    for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
+        let same_nan = g.is_nan() && w.is_nan();
+        let d = if same_nan { 0.0 } else { (g - w).abs() };
+        let d_cmp = if d.is_nan() { f64::INFINITY } else { d };
+        c.max_abs = c.max_abs.max(d_cmp);
+        let rel = if d_cmp == 0.0 {
+            0.0
+        } else if w == 0.0 {
+            f64::INFINITY
+        } else {
+            d_cmp / w.abs()
+        };
+        c.max_rel = c.max_rel.max(rel);
+        let tol = atol + rtol * w.abs();
+        let within = d <= tol; // false for NaN
+        if !within {
+            c.outside += 1;
+            let excess = d_cmp - tol;
+            if c.worst.is_none() || excess > worst_excess {
+                worst_excess = excess;
+                c.worst = Some((i, g, w));
+            }
+        }
+    }
+    c
+}
+
+fn unravel(mut i: usize, shape: &[usize]) -> Vec<usize> {
+    let mut idx = vec![0; shape.len()];
+    for (k, &n) in shape.iter().enumerate().rev() {
+        if n > 0 {
+            idx[k] = i % n;
+            i /= n;
+        }
+    }
+    idx
+}
+
+/// ONNX bytes of a model file: a `.onnx` file as is, any other model exported in memory.
+fn model_bytes(path: &Path) -> Result<Vec<u8>> {
+    let is_onnx = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("onnx"));
+    if is_onnx {
+        std::fs::read(path).map_err(|e| Error::io(path, e))
+    } else {
+        let (archive, _) = dl4j::open(path, None)?;
+        dl4j::dl4j_onnx::to_onnx(&archive, dl4j::dl4j_onnx::DEFAULT_OPSET)
+            .map_err(|e| Error::Format(format!("{}: {e}", path.display())))
+    }
+}
+
+/// Runs an ONNX model on `x`, cast to the model's input dtype; the first output, in f64.
+fn run_model(onnx: &[u8], x: &Array) -> TractResult<Array> {
+    let mut model = tract_onnx::onnx().model_for_read(&mut &onnx[..])?;
+    let inputs = model.input_outlets()?.len();
+    if inputs != 1 {
+        return Err(TractError::msg(format!(
+            "the model has {inputs} inputs; verify feeds exactly one"
+        )));
+    }
+    let dt = model
+        .input_fact(0)?
+        .datum_type
+        .concretize()
+        .unwrap_or(DatumType::F32);
+    if !dt.is_float() {
+        return Err(TractError::msg(format!(
+            "the model's input is {dt:?}; verify feeds floating-point inputs only"
+        )));
+    }
+    let tensor = Tensor::from_shape(&x.shape, &x.values)?
+        .cast_to_dt(dt)?
+        .into_owned();
+    model.set_input_fact(0, InferenceFact::dt_shape(dt, &x.shape))?;
+    let runnable = model.into_optimized()?.into_runnable()?;
+    let out = runnable.run(tvec!(tensor.into_tvalue()))?;
+    let first = out
+        .first()
+        .ok_or_else(|| TractError::msg("the model produced no output"))?;
+    let t = first.cast_to::<f64>()?;
+    let values: Vec<f64> = t.to_plain_array_view::<f64>()?.iter().copied().collect();
+    Ok(Array {
+        shape: t.shape().to_vec(),
+        values,
+    })
+}
+
+const NPY_MAGIC: &[u8] = b"\x93NUMPY";
+
+/// Reads an ND4J binary array or a `.npy` file (by magic bytes).
+pub fn read_array(path: &Path) -> Result<Array> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let parsed = if bytes.starts_with(NPY_MAGIC) {
+        parse_npy(&bytes)
+    } else {
+        dl4j::nd4j::read_array_exact(&bytes).and_then(|a| {
+            if !a.tensor.dtype().is_float() {
+                return Err(Error::Format(format!(
+                    "ND4J array of {} values; verify compares floating-point arrays",
+                    a.tensor.dtype().short_name()
+                )));
+            }
+            Ok(Array {
+                shape: a.tensor.shape().to_vec(),
+                values: a.tensor.to_f64_vec(),
+            })
+        })
+    };
+    parsed.map_err(|e| Error::Format(format!("{}: {e}", path.display())))
+}
+
+/// A strict `.npy` reader: format versions 1-3, little/big-endian f4 and f8, little-endian f2
+/// (also big-endian), C or Fortran order.
+pub fn parse_npy(bytes: &[u8]) -> Result<Array> {
+    let bad = |m: String| Error::Format(format!("not a valid .npy file: {m}"));
+    if bytes.len() < 10 || !bytes.starts_with(NPY_MAGIC) {
+        return Err(bad("too short or no \\x93NUMPY magic".into()));
+    }
+    let (major, minor) = (bytes[6], bytes[7]);
+    let (header_len, start) = match major {
+        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10usize),
+        2 | 3 => {
+            if bytes.len() < 12 {
+                return Err(bad("truncated header length".into()));
+            }
+            (
+                u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+                12,
+            )
+        }
+        _ => return Err(bad(format!("unsupported format version {major}.{minor}"))),
+    };
+    let end = start
+        .checked_add(header_len)
+        .filter(|&e| e <= bytes.len())
+        .ok_or_else(|| bad("header runs past the end of the file".into()))?;
+    let header =
+        std::str::from_utf8(&bytes[start..end]).map_err(|_| bad("header is not text".into()))?;
+    if major < 3 && !header.is_ascii() {
+        return Err(bad("header is not ASCII".into()));
+    }
+    let descr = dict_value(header, "descr").ok_or_else(|| bad("no 'descr' in header".into()))?;
+    let fortran =
+        dict_value(header, "fortran_order").ok_or_else(|| bad("no 'fortran_order'".into()))?;
+    let shape = dict_value(header, "shape").ok_or_else(|| bad("no 'shape' in header".into()))?;
+    let descr = descr
+        .strip_prefix('\'')
+        .and_then(|d| d.strip_suffix('\''))
+        .or_else(|| descr.strip_prefix('"').and_then(|d| d.strip_suffix('"')))
+        .ok_or_else(|| {
+            Error::Unsupported(format!(
+                ".npy dtype {descr} (structured arrays are not supported)"
+            ))
+        })?;
+    let fortran = match fortran {
+        "True" => true,
+        "False" => false,
+        o => return Err(bad(format!("fortran_order is {o}"))),
+    };
+    let shape: Vec<usize> = {
+        let inner = shape
+            .strip_prefix('(')
+            .and_then(|s| s.strip_suffix(')'))
+            .ok_or_else(|| bad(format!("shape {shape} is not a tuple")))?;
+        inner
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse::<usize>()
+                    .map_err(|_| bad(format!("shape entry {s:?} is not a size")))
+            })
+            .collect::<Result<_>>()?
+    };
+    let (size, decode): (usize, fn(&[u8]) -> f64) = match descr {
+        "<f4" => (4, |b| f32::from_le_bytes(b.try_into().unwrap()) as f64),
+        ">f4" => (4, |b| f32::from_be_bytes(b.try_into().unwrap()) as f64),
+        "<f8" => (8, |b| f64::from_le_bytes(b.try_into().unwrap())),
+        ">f8" => (8, |b| f64::from_be_bytes(b.try_into().unwrap())),
+        "<f2" => (2, |b| f16::from_le_bytes(b.try_into().unwrap()).to_f64()),
+        ">f2" => (2, |b| f16::from_be_bytes(b.try_into().unwrap()).to_f64()),
+        d => {
+            return Err(Error::Unsupported(format!(
+                ".npy dtype {d:?} (supported: <f4, >f4, <f8, >f8, <f2, >f2)"
+            )))
+        }
+    };
+    let count = shape
+        .iter()
+        .try_fold(1usize, |a, &n| a.checked_mul(n))
+        .ok_or_else(|| bad(format!("shape {shape:?} overflows")))?;
+    let data = &bytes[end..];
+    if Some(data.len()) != count.checked_mul(size) {
+        return Err(bad(format!(
+            "shape {shape:?} of {descr} needs {} data bytes, the file has {}",
+            count.saturating_mul(size),
+            data.len()
+        )));
+    }
+    let flat: Vec<f64> = data.chunks_exact(size).map(decode).collect();
+    let values = if fortran && shape.len() > 1 {
+        // Fortran order: the first index varies fastest. Reorder to C order.
+        let mut out = vec![0.0; count];
+        let mut f_strides = vec![1usize; shape.len()];
+        for k in 1..shape.len() {
+            f_strides[k] = f_strides[k - 1] * shape[k - 1];
+        }
+        for (c, slot) in out.iter_mut().enumerate() {
+            let idx = unravel(c, &shape);
+            let f: usize = idx.iter().zip(&f_strides).map(|(i, s)| i * s).sum();
+            *slot = flat[f];
+        }
+        out
+    } else {
+        flat
+    };
+    Ok(Array { shape, values })
+}
+
+/// The raw text of `key`'s value in a `.npy` header dict (`{'descr': '<f4', ...}`).
+fn dict_value<'h>(header: &'h str, key: &str) -> Option<&'h str> {
+    let body = header.trim().strip_prefix('{')?;
+    let at = body
+        .find(&format!("'{key}'"))
+        .or_else(|| body.find(&format!("\"{key}\"")))?;
+    let rest = body[at + key.len() + 2..].trim_start().strip_prefix(':')?;
+    let rest = rest.trim_start();
+    let end = if rest.starts_with('(') {
+        rest.find(')')? + 1
+    } else if rest.starts_with('[') {
+        rest.find(']')? + 1
+    } else if let Some(q) = rest.chars().next().filter(|c| *c == '\'' || *c == '"') {
+        rest[1..].find(q)? + 2
+    } else {
+        rest.find([',', '}'])?
+    };
+    Some(rest[..end].trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn npy(header: &str, data: &[u8]) -> Vec<u8> {
+        let mut h = header.to_string();
+        while !(10 + h.len() + 1).is_multiple_of(64) {
+            h.push(' ');
+        }
+        h.push('\n');
+        let mut b = b"\x93NUMPY\x01\x00".to_vec();
+        b.extend((h.len() as u16).to_le_bytes());
+        b.extend(h.as_bytes());
+        b.extend(data);
+        b
+    }
+
+    #[test]
+    fn npy_orders_and_dtypes() {
+        let vals = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0];
+        let le: Vec<u8> = vals.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let c = parse_npy(&npy(
+            "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }",
+            &le,
+        ))
+        .unwrap();
+        assert_eq!(c.shape, vec![2, 3]);
+        assert_eq!(c.values, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+        let f = parse_npy(&npy(
+            "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }",
+            &le,
+        ))
+        .unwrap();
+        assert_eq!(f.values, vec![1.0, 3.0, 5.0, 2.0, 4.0, 6.0]);
+        let be: Vec<u8> = vals
+            .iter()
+            .flat_map(|v| (*v as f64).to_be_bytes())
+            .collect();
+        let b = parse_npy(&npy(
+            "{'descr': '>f8', 'fortran_order': False, 'shape': (6,), }",
+            &be,
+        ))
+        .unwrap();
+        assert_eq!(b.values, c.values);
+        let h: Vec<u8> = vals
+            .iter()
+            .flat_map(|v| f16::from_f32(*v).to_le_bytes())
+            .collect();
+        let h = parse_npy(&npy(
+            "{'descr': '<f2', 'fortran_order': False, 'shape': (3, 2), }",
+            &h,
+        ))
+        .unwrap();
+        assert_eq!(h.values, c.values);
+        let e = parse_npy(&npy(
+            "{'descr': '<i4', 'fortran_order': False, 'shape': (6,), }",
+            &le,
+        ))
+        .unwrap_err();
+        assert!(e.to_string().contains("<i4"), "{e}");
+        let e = parse_npy(&npy(
+            "{'descr': '<f4', 'fortran_order': False, 'shape': (7,), }",
+            &le,
+        ))
+        .unwrap_err();
+        assert!(e.to_string().contains("needs 28 data bytes"), "{e}");
+    }
+
+    #[test]
+    fn tolerance() {
+        let c = compare(&[1.0, 2.0], &[1.0, 2.0001], 1e-4, 1e-5);
+        assert_eq!(c.outside, 0);
+        let c = compare(&[1.0, f64::NAN], &[1.0, 2.0], 1e-4, 1e-5);
+        assert_eq!(c.outside, 1);
+        assert_eq!(unravel(5, &[2, 3]), vec![1, 2]);
+    }
+}

@@ -53,6 +53,19 @@ pub enum Attr {
     Float(f32),
     Floats(Vec<f32>),
     Str(String),
+    /// A subgraph (the `body` of `Scan`).
+    Graph(Box<Subgraph>),
+}
+
+/// A subgraph: nodes, named inputs and outputs, and its own constants (as initializers). Names
+/// it reads but neither defines nor declares come from the enclosing graph (ONNX outer scope).
+#[derive(Debug, Clone)]
+pub struct Subgraph {
+    pub name: String,
+    pub nodes: Vec<Node>,
+    pub inputs: Vec<(String, DType, Option<Vec<Dim>>)>,
+    pub outputs: Vec<(String, DType, Option<Vec<Dim>>)>,
+    pub constants: Vec<Constant>,
 }
 
 /// A node under construction.
@@ -66,6 +79,7 @@ pub struct Node {
 }
 
 /// A constant tensor defined by the graph (not a DL4J parameter).
+#[derive(Debug, Clone)]
 pub struct Constant {
     pub name: String,
     pub dtype: DType,
@@ -155,24 +169,47 @@ fn attribute(name: &str, a: &Attr) -> AttributeProto {
             p.s = v.clone().into_bytes();
             AttributeType::STRING
         }
+        Attr::Graph(g) => {
+            p.g = Some(subgraph(g)).into();
+            AttributeType::GRAPH
+        }
     };
     p.type_ = ty.into();
     p
+}
+
+fn node_proto(n: &Node) -> NodeProto {
+    let mut p = NodeProto::new();
+    p.op_type = n.op.clone();
+    p.name = n.name.clone();
+    p.input = n.inputs.clone();
+    p.output = n.outputs.clone();
+    p.attribute = n.attrs.iter().map(|(k, a)| attribute(k, a)).collect();
+    p
+}
+
+fn subgraph(s: &Subgraph) -> GraphProto {
+    let mut g = GraphProto::new();
+    g.name = s.name.clone();
+    g.node = s.nodes.iter().map(node_proto).collect();
+    for (name, dtype, dims) in &s.inputs {
+        g.input.push(value_info(name, *dtype, dims.as_deref()));
+    }
+    for (name, dtype, dims) in &s.outputs {
+        g.output.push(value_info(name, *dtype, dims.as_deref()));
+    }
+    for c in &s.constants {
+        g.initializer
+            .push(tensor_proto(&c.name, c.dtype, &c.shape, c.data.clone()));
+    }
+    g
 }
 
 /// Serializes a model.
 pub fn encode(parts: ModelParts) -> Result<Vec<u8>> {
     let mut g = GraphProto::new();
     g.name = "dl4j".into();
-    for n in &parts.nodes {
-        let mut p = NodeProto::new();
-        p.op_type = n.op.clone();
-        p.name = n.name.clone();
-        p.input = n.inputs.clone();
-        p.output = n.outputs.clone();
-        p.attribute = n.attrs.iter().map(|(k, a)| attribute(k, a)).collect();
-        g.node.push(p);
-    }
+    g.node = parts.nodes.iter().map(node_proto).collect();
     for (name, dtype, dims) in &parts.inputs {
         g.input.push(value_info(name, *dtype, dims.as_deref()));
     }

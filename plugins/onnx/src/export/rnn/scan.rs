@@ -1,0 +1,164 @@
+//! Recurrences with activations other than DL4J's defaults, as ONNX `Scan` with an explicit
+//! body: runtimes such as tract ignore the `activations` attribute of `LSTM` / `RNN`, so those
+//! ops are only used for sigmoid gates and tanh. The body implements DL4J's formula directly
+//! (DL4J gate order, no reordering) and reads the weights from the enclosing graph.
+
+use dl4j_core::config::LayerConf;
+
+use super::super::activation::Activation;
+use super::Builder;
+use crate::proto::{Attr, Dim, Subgraph};
+
+/// `Scan` over time-major `seq` with `states` zero-initialised `[batch, h]` states; `step`
+/// gets the body builder, the state inputs and `x_t [batch, nIn]`, and returns the new states
+/// and the step output `[batch, h]`. Returns the stacked outputs `[T, batch, h]`.
+fn scan(
+    b: &mut Builder,
+    seq: &str,
+    h: usize,
+    states: usize,
+    step: impl FnOnce(&mut Builder, &[String], &str) -> Result<(Vec<String>, String), String>,
+) -> Result<String, String> {
+    // Zero states shaped [batch, h] from the input's batch dimension.
+    let shape = b.op("Shape", &[seq], Vec::new());
+    let (s1, e1, a0) = (b.ints(&[1]), b.ints(&[2]), b.ints(&[0]));
+    let mb = b.op("Slice", &[&shape, &s1, &e1, &a0], Vec::new());
+    let hc = b.ints(&[h as i64]);
+    let state_shape = b.op("Concat", &[&mb, &hc], vec![("axis", Attr::Int(0))]);
+    let zero = b.tensor(&[1, h], &vec![0.0; h]);
+    let init = b.op("Expand", &[&zero, &state_shape], Vec::new());
+
+    // The body shares the outer counter, so every name in the model stays unique (ONNX forbids
+    // a subgraph from redefining an outer name).
+    let mut body = Builder::new(b.dtype, b.opset, b.params);
+    body.next = b.next;
+    let state_in: Vec<String> = (0..states).map(|_| body.fresh("state")).collect();
+    let x_t = body.fresh("x_t");
+    let (new_states, y) = step(&mut body, &state_in, &x_t)?;
+    let y_out = body.op("Identity", &[&y], Vec::new());
+    b.next = body.next;
+
+    let dtype = b.dtype;
+    let row = |n: &String, width: Dim| (n.clone(), dtype, Some(vec![Dim::Unknown, width]));
+    let mut inputs: Vec<_> = state_in.iter().map(|s| row(s, Dim::Fixed(h))).collect();
+    inputs.push(row(&x_t, Dim::Unknown));
+    let mut outputs: Vec<_> = new_states.iter().map(|s| row(s, Dim::Fixed(h))).collect();
+    outputs.push(row(&y_out, Dim::Fixed(h)));
+    let graph = Subgraph {
+        name: format!("{x_t}_body"),
+        nodes: body.nodes,
+        inputs,
+        outputs,
+        constants: body.constants,
+    };
+    let mut ins: Vec<&str> = vec![&init; states];
+    ins.push(seq);
+    let outs = b.op_n(
+        "Scan",
+        &ins,
+        states + 1,
+        vec![
+            ("body", Attr::Graph(Box::new(graph))),
+            ("num_scan_inputs", Attr::Int(1)),
+        ],
+    );
+    Ok(outs[states].clone())
+}
+
+/// Columns `[from, to)` of a `[rows, cols]` value.
+fn cols(b: &mut Builder, m: &str, from: usize, to: usize) -> String {
+    let (s, e, a) = (b.ints(&[from as i64]), b.ints(&[to as i64]), b.ints(&[1]));
+    b.op("Slice", &[m, &s, &e, &a], Vec::new())
+}
+
+/// Column `c` of `[rows, cols]` as a vector `[rows]`.
+fn column(b: &mut Builder, m: &str, c: usize) -> String {
+    let one = cols(b, m, c, c + 1);
+    let shape = b.ints(&[-1]);
+    b.op("Reshape", &[&one, &shape], Vec::new())
+}
+
+/// The bias `[4h]` or `[1, 4h]` as a vector.
+fn flat(b: &mut Builder, v: &str) -> String {
+    let shape = b.ints(&[-1]);
+    b.op("Reshape", &[v, &shape], Vec::new())
+}
+
+/// LSTM / GravesLSTM (spec §9.13-§9.14) with any activations.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn lstm(
+    b: &mut Builder,
+    layer: &LayerConf,
+    seq: &str,
+    w: &str,
+    rw: &str,
+    bias: &str,
+    h: usize,
+    peepholes: bool,
+) -> Result<String, String> {
+    let act = Activation::of_layer(layer)?;
+    let gate = match layer.get("gateActivationFn").filter(|g| !g.is_null()) {
+        Some(g) => Activation::parse(Some(g), None)?,
+        None => Activation::Sigmoid,
+    };
+    // Outer-graph values the body reads.
+    let rw4 = cols(b, rw, 0, 4 * h);
+    let bias = flat(b, bias);
+    let peep = if peepholes {
+        Some([4 * h, 4 * h + 1, 4 * h + 2].map(|c| column(b, rw, c)))
+    } else {
+        None
+    };
+    scan(b, seq, h, 2, |b, s, x| {
+        let (h_prev, c_prev) = (&s[0], &s[1]);
+        let zx = b.op("MatMul", &[x, w], Vec::new());
+        let zr = b.op("MatMul", &[h_prev, &rw4], Vec::new());
+        let z = b.op("Add", &[&zx, &zr], Vec::new());
+        let z = b.op("Add", &[&z, &bias], Vec::new());
+        // DL4J blocks: [block input, forget, output, input gate].
+        let blocks: Vec<String> = (0..4).map(|k| cols(b, &z, k * h, (k + 1) * h)).collect();
+        let with_peep = |b: &mut Builder, z: &str, p: Option<&String>, c: &str| match p {
+            Some(p) => {
+                let pc = b.op("Mul", &[c, p], Vec::new());
+                b.op("Add", &[z, &pc], Vec::new())
+            }
+            None => z.to_string(),
+        };
+        let a = act.apply(b, &blocks[0])?;
+        let zf = with_peep(b, &blocks[1], peep.as_ref().map(|p| &p[0]), c_prev);
+        let f = gate.apply(b, &zf)?;
+        let zi = with_peep(b, &blocks[3], peep.as_ref().map(|p| &p[2]), c_prev);
+        let i = gate.apply(b, &zi)?;
+        let fc = b.op("Mul", &[&f, c_prev], Vec::new());
+        let ia = b.op("Mul", &[&i, &a], Vec::new());
+        let c = b.op("Add", &[&fc, &ia], Vec::new());
+        // The output-gate peephole reads the current cell c_t.
+        let zo = with_peep(b, &blocks[2], peep.as_ref().map(|p| &p[1]), &c);
+        let o = gate.apply(b, &zo)?;
+        let ac = act.apply(b, &c)?;
+        let h_t = b.op("Mul", &[&o, &ac], Vec::new());
+        Ok((vec![h_t.clone(), c], h_t))
+    })
+}
+
+/// SimpleRnn (spec §9.16) with any activation: `h_t = act(x_t·W + h_{t-1}·RW + b)`.
+pub(super) fn simple_rnn(
+    b: &mut Builder,
+    layer: &LayerConf,
+    seq: &str,
+    w: &str,
+    rw: &str,
+    bias: &str,
+    h: usize,
+) -> Result<String, String> {
+    let act = Activation::of_layer(layer)?;
+    let bias = flat(b, bias);
+    scan(b, seq, h, 1, |b, s, x| {
+        let zx = b.op("MatMul", &[x, w], Vec::new());
+        let zr = b.op("MatMul", &[&s[0], rw], Vec::new());
+        let z = b.op("Add", &[&zx, &zr], Vec::new());
+        let z = b.op("Add", &[&z, &bias], Vec::new());
+        let h_t = act.apply(b, &z)?;
+        Ok((vec![h_t.clone()], h_t))
+    })
+}

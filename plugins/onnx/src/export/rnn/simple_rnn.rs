@@ -1,0 +1,50 @@
+//! SimpleRnn (spec §9.16) as one ONNX `RNN` node: `h_t = tanh(x_t·W + h_{t-1}·RW + b)`.
+
+use dl4j_core::config::LayerConf;
+use dl4j_core::tensor::DType;
+
+use super::{axes_op, is_default, Builder};
+use crate::proto::Attr;
+
+/// `[T, batch, nIn]` -> `[T, batch, h]` with DL4J's `W [nIn, h]`, `RW [h, h]`, `b [h]`.
+pub(super) fn simple_rnn(
+    b: &mut Builder,
+    layer: &LayerConf,
+    seq: &str,
+    w: &str,
+    rw: &str,
+    bias: &str,
+    h: usize,
+) -> Result<String, String> {
+    if layer.bool("hasLayerNorm").unwrap_or(false) {
+        return Err("SimpleRnn with layer norm is not translated yet".into());
+    }
+    // tract ignores the `activations` attribute (always tanh); non-f32 as for LSTM.
+    if b.dtype != DType::F32
+        || !is_default(
+            layer.get("activationFn"),
+            layer.str("activationFunction"),
+            "tanh",
+        )
+    {
+        return super::scan::simple_rnn(b, layer, seq, w, rw, bias, h);
+    }
+    let to_onnx = |b: &mut Builder, m: &str| {
+        let t = b.op("Transpose", &[m], vec![("perm", Attr::Ints(vec![1, 0]))]);
+        axes_op(b, "Unsqueeze", &t, &[0])
+    };
+    let w_onnx = to_onnx(b, w);
+    let r_onnx = to_onnx(b, rw);
+    let flat_shape = b.ints(&[-1]);
+    let flat = b.op("Reshape", &[bias, &flat_shape], Vec::new());
+    let zeros = b.tensor(&[h], &vec![0.0; h]);
+    let bb = b.op("Concat", &[&flat, &zeros], vec![("axis", Attr::Int(0))]);
+    let bb = axes_op(b, "Unsqueeze", &bb, &[0]);
+    let y = b.op_n(
+        "RNN",
+        &[seq, &w_onnx, &r_onnx, &bb],
+        1,
+        vec![("hidden_size", Attr::Int(h as i64))],
+    );
+    Ok(axes_op(b, "Squeeze", &y[0], &[1]))
+}

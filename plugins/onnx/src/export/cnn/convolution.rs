@@ -1,0 +1,137 @@
+//! ConvolutionLayer, Convolution1DLayer (§9.5-§9.6), Convolution3D (W `[nOut, nIn, kD, kH, kW]`), Deconvolution2D (§9.20),
+//! DepthwiseConvolution2D (§9.21), SeparableConvolution2D (§9.22). Input is channels-first;
+//! each returns the pre-transpose output and its channel count.
+
+use super::super::activation::Activation;
+use super::super::{Builder, LayerCtx};
+use super::{Mode, Window};
+use crate::proto::{Attr, Dim};
+
+type Out = Result<(String, Option<Dim>), String>;
+
+fn n_out(ctx: &LayerCtx) -> Option<Dim> {
+    ctx.layer
+        .n_out()
+        .filter(|&n| n > 0)
+        .map(|n| Dim::Fixed(n as usize))
+}
+
+fn bias(b: &Builder, ctx: &LayerCtx) -> Result<Option<String>, String> {
+    if ctx.layer.bool("hasBias").unwrap_or(true) {
+        Ok(Some(ctx.param(b, "b")?))
+    } else {
+        Ok(None)
+    }
+}
+
+fn conv_node(
+    b: &mut Builder,
+    op: &str,
+    x: &str,
+    w: &str,
+    bias: Option<&str>,
+    mut attrs: Vec<(&'static str, Attr)>,
+    group: Option<i64>,
+) -> String {
+    if let Some(g) = group {
+        attrs.push(("group", Attr::Int(g)));
+    }
+    let mut ins = vec![x, w];
+    ins.extend(bias);
+    b.op(op, &ins, attrs)
+}
+
+/// `Conv(x, W, b)`; W is already ONNX's `[M, C, k...]`. Convolution1D's `[nOut, nIn, k, 1]`
+/// loses its dummy axis (only index 0 of each window array acts on time).
+pub(super) fn conv(b: &mut Builder, ctx: &LayerCtx, x: &str, spatial: usize) -> Out {
+    let win = Window::of(ctx.layer, spatial)?;
+    let act = Activation::of_layer(ctx.layer)?;
+    let mut w = ctx.param(b, "W")?;
+    if spatial == 1 {
+        let shape = b.ints(&[0, 0, -1]);
+        w = b.op("Reshape", &[&w, &shape], vec![]);
+    }
+    let bias = bias(b, ctx)?;
+    let y = conv_node(b, "Conv", x, &w, bias.as_deref(), win.attrs(true), None);
+    Ok((act.apply(b, &y)?, n_out(ctx)))
+}
+
+/// `ConvTranspose(x, W, b)`: DL4J's `[nIn, nOut, kH, kW]` is ONNX's layout. Same mode crops
+/// `eK - s` in total, the odd one at the end; written as explicit pads because ONNX versions
+/// disagree on which side `auto_pad = SAME_UPPER` favours for ConvTranspose.
+pub(super) fn deconv(b: &mut Builder, ctx: &LayerCtx, x: &str) -> Out {
+    let win = Window::of(ctx.layer, 2)?;
+    let act = Activation::of_layer(ctx.layer)?;
+    let w = ctx.param(b, "W")?;
+    let bias = bias(b, ctx)?;
+    let pads = match win.mode {
+        Mode::Same => {
+            let t: Vec<i64> = (0..2)
+                .map(|i| win.k[i] + (win.k[i] - 1) * (win.d[i] - 1) - win.s[i])
+                .collect();
+            if t.iter().any(|&t| t < 0) {
+                return Err("Deconvolution2D in Same mode with stride above the dilated kernel is not translated".into());
+            }
+            vec![t[0] / 2, t[1] / 2, t[0] - t[0] / 2, t[1] - t[1] / 2]
+        }
+        _ => vec![win.p[0], win.p[1], win.p[0], win.p[1]],
+    };
+    let attrs = vec![
+        ("kernel_shape", Attr::Ints(win.k.clone())),
+        ("strides", Attr::Ints(win.s.clone())),
+        ("dilations", Attr::Ints(win.d.clone())),
+        ("pads", Attr::Ints(pads)),
+    ];
+    let y = conv_node(b, "ConvTranspose", x, &w, bias.as_deref(), attrs, None);
+    Ok((act.apply(b, &y)?, n_out(ctx)))
+}
+
+/// `[a, m, kH, kW]` after `perm` -> grouped Conv weight `[a·m, 1, kH, kW]`.
+fn grouped_weight(b: &mut Builder, w: &str, perm: &[i64], win: &Window) -> String {
+    let t = b.op("Transpose", &[w], vec![("perm", Attr::Ints(perm.to_vec()))]);
+    let shape = b.ints(&[-1, 1, win.k[0], win.k[1]]);
+    b.op("Reshape", &[&t, &shape], vec![])
+}
+
+fn n_in(ctx: &LayerCtx) -> Result<i64, String> {
+    ctx.layer
+        .n_in()
+        .filter(|&n| n > 0)
+        .ok_or_else(|| "nIn unknown: needed as the group count".to_string())
+}
+
+/// Output channel `c·m + j` is input channel `c` with `W[:, :, c, j]`: W `[kH, kW, nIn, m]`
+/// transposed to `[nIn, m, kH, kW]` is exactly the grouped Conv weight, `group = nIn`.
+pub(super) fn depthwise(b: &mut Builder, ctx: &LayerCtx, x: &str) -> Out {
+    let win = Window::of(ctx.layer, 2)?;
+    let act = Activation::of_layer(ctx.layer)?;
+    let group = n_in(ctx)?;
+    let w = ctx.param(b, "W")?;
+    let w = grouped_weight(b, &w, &[2, 3, 0, 1], &win);
+    let bias = bias(b, ctx)?;
+    let y = conv_node(
+        b,
+        "Conv",
+        x,
+        &w,
+        bias.as_deref(),
+        win.attrs(true),
+        Some(group),
+    );
+    Ok((act.apply(b, &y)?, n_out(ctx)))
+}
+
+/// Depthwise step with W `[m, nIn, kH, kW]` (channel `c·m + j` uses `W[j, c]`, hence the
+/// `[1, 0, 2, 3]` transpose), no bias; then the 1×1 `pW` convolution with the bias.
+pub(super) fn separable(b: &mut Builder, ctx: &LayerCtx, x: &str) -> Out {
+    let win = Window::of(ctx.layer, 2)?;
+    let act = Activation::of_layer(ctx.layer)?;
+    let group = n_in(ctx)?;
+    let w = ctx.param(b, "W")?;
+    let w = grouped_weight(b, &w, &[1, 0, 2, 3], &win);
+    let mid = conv_node(b, "Conv", x, &w, None, win.attrs(true), Some(group));
+    let pw = ctx.param(b, "pW")?;
+    let bias = bias(b, ctx)?;
+    let y = conv_node(b, "Conv", &mid, &pw, bias.as_deref(), vec![], None);
+    Ok((act.apply(b, &y)?, n_out(ctx)))
+}

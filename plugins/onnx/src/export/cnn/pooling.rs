@@ -1,0 +1,279 @@
+//! SubsamplingLayer / Subsampling1DLayer (§9.7), Subsampling3DLayer (MAX) and GlobalPoolingLayer (§9.10).
+
+use super::super::{batch, Builder, Kind, LayerCtx, Translated, Value};
+use super::{Mode, Window};
+use crate::proto::{Attr, Dim};
+
+/// `(Σ|x|^p)^(1/p)`: ONNX LpPool would do, but common runtimes lack it (tract), so `|x|^p` is
+/// summed as `AveragePool(count_include_pad = 1) · window size` (padding adds zeros).
+fn pnorm_pool(b: &mut Builder, x: &str, win: &Window, p: f64) -> String {
+    let a = b.op("Abs", &[x], vec![]);
+    let pe = b.scalar(p);
+    let pw = b.op("Pow", &[&a, &pe], vec![]);
+    let mut attrs = win.attrs(false);
+    attrs.push(("count_include_pad", Attr::Int(1)));
+    let avg = b.op("AveragePool", &[&pw], attrs);
+    let n = b.scalar(win.k.iter().product::<i64>() as f64);
+    let sum = b.op("Mul", &[&avg, &n], vec![]);
+    let inv = b.scalar(1.0 / p);
+    b.op("Pow", &[&sum, &inv], vec![])
+}
+
+/// Windows as convolution (§13); MAX skips padding (ONNX MaxPool pads are -inf), AVG divides
+/// by the window size exactly when `avgPoolIncludePadInDivisor` (missing ⇒ true).
+pub(super) fn subsampling(
+    b: &mut Builder,
+    ctx: &LayerCtx,
+    x: &str,
+    spatial: usize,
+) -> Result<String, String> {
+    let layer = ctx.layer;
+    let win = Window::of(layer, spatial)?;
+    let kind = layer.str("poolingType").unwrap_or("MAX");
+    let pnorm = || {
+        layer
+            .get("pnorm")
+            .and_then(serde_json::Value::as_f64)
+            .filter(|&p| p > 0.0)
+            .ok_or("PNORM pooling without a positive pnorm")
+    };
+    let include = layer.bool("avgPoolIncludePadInDivisor").unwrap_or(true);
+    if win.dilated() && spatial < 3 {
+        let p = if kind == "PNORM" { pnorm()? } else { 0.0 };
+        return dilated(b, x, &win, kind, include, p);
+    }
+    if win.dilated() {
+        return Err("dilated 3-D pooling is not translated to ONNX yet".into());
+    }
+    match kind {
+        "MAX" => Ok(b.op("MaxPool", &[x], win.attrs(false))),
+        // Subsampling3DLayer's AVG divisor convention (libnd4j avgpool3dnew's mode flag as DL4J
+        // sets it) is not pinned down by the spec: refuse rather than guess.
+        "AVG" | "PNORM" if spatial == 3 => Err(format!(
+            "Subsampling3DLayer {kind} pooling is not translated to ONNX yet"
+        )),
+        "AVG" => {
+            let mut attrs = win.attrs(false);
+            attrs.push(("count_include_pad", Attr::Int(include as i64)));
+            Ok(b.op("AveragePool", &[x], attrs))
+        }
+        "PNORM" => Ok(pnorm_pool(b, x, &win, pnorm()?)),
+        other => Err(format!(
+            "poolingType {other} is not supported by SubsamplingLayer"
+        )),
+    }
+}
+
+/// Dilated windows, which runtimes handle unevenly (tract ignores pooling dilations and
+/// AveragePool has them only from opset 19): the input padded explicitly (-inf for MAX, 0
+/// otherwise), every tap a strided `Slice` of it, combined with `Max` / `Sum`. A tap `u` starts at
+/// `u·d` and ends `eK - 1 - u·d` before the end, so every slice has the output's size. Same
+/// mode computes its pads from the input's runtime shape.
+fn dilated(
+    b: &mut Builder,
+    x: &str,
+    win: &Window,
+    kind: &str,
+    include_pad: bool,
+    p: f64,
+) -> Result<String, String> {
+    let n = win.k.len();
+    let pads = match win.mode {
+        Mode::Same => same_pads(b, x, win),
+        Mode::Truncate | Mode::Strict => {
+            let mut pads = vec![0, 0];
+            pads.extend(&win.p);
+            pads.extend([0, 0]);
+            pads.extend(&win.p);
+            b.ints(&pads)
+        }
+        Mode::Causal => return Err("Causal mode is for 1-D convolutions only".into()),
+    };
+    let axes = b.ints(&(2..2 + n as i64).collect::<Vec<_>>());
+    let steps = b.ints(&win.s);
+    // Every tap offset (u, v, ...) of the kernel.
+    let mut taps: Vec<Vec<i64>> = vec![vec![]];
+    for &k in &win.k {
+        taps = taps
+            .into_iter()
+            .flat_map(|t| {
+                (0..k).map(move |u| {
+                    let mut t = t.clone();
+                    t.push(u);
+                    t
+                })
+            })
+            .collect();
+    }
+    let windows = |b: &mut Builder, src: &str, fill: f64, combine: &str| -> String {
+        let fill = b.scalar(fill);
+        let padded = b.op(
+            "Pad",
+            &[src, &pads, &fill],
+            vec![("mode", Attr::Str("constant".into()))],
+        );
+        let slices: Vec<String> = taps
+            .iter()
+            .map(|t| {
+                let starts: Vec<i64> = (0..n).map(|i| t[i] * win.d[i]).collect();
+                let ends: Vec<i64> = (0..n)
+                    .map(|i| {
+                        let ek = win.k[i] + (win.k[i] - 1) * (win.d[i] - 1);
+                        let rest = ek - 1 - t[i] * win.d[i];
+                        if rest == 0 {
+                            i64::MAX
+                        } else {
+                            -rest
+                        }
+                    })
+                    .collect();
+                let (st, en) = (b.ints(&starts), b.ints(&ends));
+                b.op("Slice", &[&padded, &st, &en, &axes, &steps], vec![])
+            })
+            .collect();
+        let refs: Vec<&str> = slices.iter().map(String::as_str).collect();
+        b.op(combine, &refs, vec![])
+    };
+    match kind {
+        "MAX" => Ok(windows(b, x, f64::NEG_INFINITY, "Max")),
+        "AVG" => {
+            let sum = windows(b, x, 0.0, "Sum");
+            let div = if include_pad {
+                b.scalar(win.k.iter().product::<i64>() as f64)
+            } else {
+                // In-bounds count: the same windows over ones.
+                let one = b.scalar(1.0);
+                let shape = b.op("Shape", &[x], vec![]);
+                let ones = b.op("Expand", &[&one, &shape], vec![]);
+                windows(b, &ones, 0.0, "Sum")
+            };
+            Ok(b.op("Div", &[&sum, &div], vec![]))
+        }
+        "PNORM" => {
+            let a = b.op("Abs", &[x], vec![]);
+            let pe = b.scalar(p);
+            let pw = b.op("Pow", &[&a, &pe], vec![]);
+            let sum = windows(b, &pw, 0.0, "Sum");
+            let inv = b.scalar(1.0 / p);
+            Ok(b.op("Pow", &[&sum, &inv], vec![]))
+        }
+        other => Err(format!(
+            "poolingType {other} is not supported by SubsamplingLayer"
+        )),
+    }
+}
+
+/// Same-mode pads of §13 computed from the runtime input size: per spatial axis
+/// `out = ⌈in/s⌉`, total `max(0, (out-1)·s + eK - in)`, `⌊total/2⌋` first, the rest last.
+fn same_pads(b: &mut Builder, x: &str, win: &Window) -> String {
+    let n = win.k.len();
+    let shape = b.op("Shape", &[x], vec![]);
+    let (start, end) = (b.ints(&[2]), b.ints(&[2 + n as i64]));
+    let size = b.op("Slice", &[&shape, &start, &end], vec![]);
+    let stride = b.ints(&win.s);
+    let ek: Vec<i64> = (0..n)
+        .map(|i| win.k[i] + (win.k[i] - 1) * (win.d[i] - 1))
+        .collect();
+    let ek = b.ints(&ek);
+    let one = b.ints(&[1]);
+    let zero = b.ints(&[0]);
+    let two = b.ints(&[2]);
+    // ⌈in/s⌉ - 1 = ⌊(in - 1)/s⌋ (sizes are positive, integer Div truncates).
+    let m1 = b.op("Sub", &[&size, &one], vec![]);
+    let last = b.op("Div", &[&m1, &stride], vec![]);
+    let span = b.op("Mul", &[&last, &stride], vec![]);
+    let span = b.op("Add", &[&span, &ek], vec![]);
+    let total = b.op("Sub", &[&span, &size], vec![]);
+    let total = b.op("Max", &[&total, &zero], vec![]);
+    let begin = b.op("Div", &[&total, &two], vec![]);
+    let end = b.op("Sub", &[&total, &begin], vec![]);
+    let batch_channel = b.ints(&[0, 0]);
+    b.op(
+        "Concat",
+        &[&batch_channel, &begin, &batch_channel, &end],
+        vec![("axis", Attr::Int(0))],
+    )
+}
+
+/// Reduce over `axes`; ReduceSum takes axes as an input from opset 13, ReduceMax/ReduceMean
+/// from opset 18.
+fn reduce(b: &mut Builder, op: &str, x: &str, axes: &[i64], keep: bool) -> String {
+    let keepdims = ("keepdims", Attr::Int(keep as i64));
+    if op == "ReduceSum" || b.opset >= 18 {
+        let a = b.ints(axes);
+        b.op(op, &[x, &a], vec![keepdims])
+    } else {
+        b.op(
+            op,
+            &[x],
+            vec![("axes", Attr::Ints(axes.to_vec())), keepdims],
+        )
+    }
+}
+
+/// MAX / AVG / SUM / PNORM over `poolingDimensions`, else the spatial (time) axes of the input's
+/// layout; `collapseDimensions` (true) drops them. PNORM has no 1/N.
+pub(super) fn global(b: &mut Builder, ctx: &LayerCtx, x: &Value) -> Translated {
+    let layer = ctx.layer;
+    let (rank, channel_axis, default_axes): (usize, usize, Vec<i64>) = match x.kind {
+        Kind::Cnn { nhwc: false } => (4, 1, vec![2, 3]),
+        Kind::Cnn { nhwc: true } => (4, 3, vec![1, 2]),
+        Kind::Rnn { nwc: false } => (3, 1, vec![2]),
+        Kind::Rnn { nwc: true } => (3, 2, vec![1]),
+        Kind::Cnn3d { ndhwc: false } => (5, 1, vec![2, 3, 4]),
+        Kind::Cnn3d { ndhwc: true } => (5, 4, vec![1, 2, 3]),
+        k => return Err(format!("global pooling of a {k:?} input is not translated")),
+    };
+    let axes = layer.ints("poolingDimensions").unwrap_or(default_axes);
+    if axes.iter().any(|&a| a < 1 || a as usize >= rank) {
+        return Err(format!(
+            "poolingDimensions {axes:?} for a rank-{rank} input"
+        ));
+    }
+    let keep = !layer.bool("collapseDimensions").unwrap_or(true);
+    let y = match layer.str("poolingType").unwrap_or("MAX") {
+        "MAX" => reduce(b, "ReduceMax", &x.name, &axes, keep),
+        "AVG" => reduce(b, "ReduceMean", &x.name, &axes, keep),
+        "SUM" => reduce(b, "ReduceSum", &x.name, &axes, keep),
+        "PNORM" => {
+            let p = layer.int("pnorm").unwrap_or(2) as f64;
+            if p <= 0.0 {
+                return Err(format!("pnorm {p}"));
+            }
+            let a = b.op("Abs", &[&x.name], vec![]);
+            let pe = b.scalar(p);
+            let pw = b.op("Pow", &[&a, &pe], vec![]);
+            let s = reduce(b, "ReduceSum", &pw, &axes, keep);
+            let inv = b.scalar(1.0 / p);
+            b.op("Pow", &[&s, &inv], vec![])
+        }
+        other => return Err(format!("poolingType {other} is not supported")),
+    };
+    let dim = |i: usize| x.dims.get(i).cloned().unwrap_or(Dim::Unknown);
+    if keep {
+        let dims = (0..rank)
+            .map(|i| {
+                if axes.contains(&(i as i64)) {
+                    Dim::Fixed(1)
+                } else {
+                    dim(i)
+                }
+            })
+            .collect();
+        return Ok(Value::new(y, x.kind, dims));
+    }
+    let rest: Vec<Dim> = (1..rank)
+        .filter(|i| !axes.contains(&(*i as i64)))
+        .map(dim)
+        .collect();
+    if rest.len() == 1 && !axes.contains(&(channel_axis as i64)) {
+        return Ok(Value::new(
+            y,
+            Kind::FeedForward,
+            vec![batch(), rest[0].clone()],
+        ));
+    }
+    let mut dims = vec![batch()];
+    dims.extend(rest);
+    Ok(Value::new(y, Kind::Any, dims))
+}

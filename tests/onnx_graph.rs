@@ -502,3 +502,84 @@ fn elementwise_multiplication_and_prelu() {
     });
     close(&out[0], &want.into_dyn(), "prelu");
 }
+
+#[test]
+fn rnn_cnn_composable_and_3d_preprocessors() {
+    let act = layer("ActivationLayer", json!({"activationFn": identity()}));
+    let (mb, c, h, w, t) = (2, 2, 3, 2, 4);
+    let shape = json!({"inputHeight": h, "inputWidth": w, "numChannels": c});
+    let x = arr(&[mb, c * h * w, t], 17);
+    let x3 = x.clone().into_dimensionality::<ndarray::Ix3>().unwrap();
+    // RnnToCnn: rows t·mb + b, each row the c-order [C, H, W] of that step.
+    let to_cnn = mln(vec![act.clone()], json!({"0": {"rnnToCnn": shape.clone()}}));
+    let out = run_all(&archive(to_cnn, vec![]), std::slice::from_ref(&x));
+    let want = ndarray::Array4::from_shape_fn((mb * t, c, h, w), |(r, ch, i, j)| {
+        x3[[r % mb, ch * h * w + i * w + j, r / mb]]
+    });
+    close(&out[0], &want.into_dyn(), "rnn -> cnn");
+    // RnnToCnn then CnnToRnn (the minibatch size read from the network input) is the identity.
+    let mut cnn_to_rnn = shape.clone();
+    cnn_to_rnn["@class"] = json!("org.deeplearning4j.nn.conf.preprocessor.CnnToRnnPreProcessor");
+    let both = mln(
+        vec![act.clone(), act.clone()],
+        json!({"0": {"rnnToCnn": shape.clone()}, "1": cnn_to_rnn}),
+    );
+    let out = run_all(&archive(both, vec![]), std::slice::from_ref(&x));
+    close(&out[0], &x, "rnn -> cnn -> rnn");
+    // ComposableInputPreProcessor applies its list in order: the same identity.
+    let composed = mln(
+        vec![act.clone()],
+        json!({"0": {"@class": "org.deeplearning4j.nn.conf.preprocessor.ComposableInputPreProcessor",
+                      "inputPreProcessors": [{"rnnToCnn": shape.clone()}, cnn_to_rnn]}}),
+    );
+    let out = run_all(&archive(composed, vec![]), std::slice::from_ref(&x));
+    close(&out[0], &x, "composable");
+
+    // 3-D: FeedForwardToCnn3D (NCDHW) then Cnn3DToFeedForward flatten back.
+    let d = 2;
+    let flat = arr(&[mb, c * d * h * w], 18);
+    let to_3d = mln(
+        vec![act.clone()],
+        json!({"0": {"@class": "org.deeplearning4j.nn.conf.preprocessor.FeedForwardToCnn3DPreProcessor",
+                      "inputDepth": d, "inputHeight": h, "inputWidth": w, "numChannels": c, "isNCDHW": true}}),
+    );
+    let out = run_all(&archive(to_3d, vec![]), std::slice::from_ref(&flat));
+    let v: Vec<f64> = flat.iter().copied().collect();
+    close(
+        &out[0],
+        &ArrayD::from_shape_vec(IxDyn(&[mb, c, d, h, w]), v).unwrap(),
+        "ff -> cnn3d",
+    );
+}
+
+#[test]
+fn preprocessor_vertex_and_layer_vertex_preprocessor() {
+    let mut lv = layer_vertex(
+        layer("ActivationLayer", json!({"activationFn": identity()})),
+        &[],
+    );
+    lv["preProcessor"] =
+        json!({"@class": "org.deeplearning4j.nn.conf.preprocessor.RnnToFeedForwardPreProcessor"});
+    let g = graph(
+        &["seq"],
+        &["pv", "lv"],
+        vec![
+            (
+                "pv",
+                vertex(
+                    "PreprocessorVertex",
+                    json!({"preProcessor": {"@class": "org.deeplearning4j.nn.conf.preprocessor.RnnToFeedForwardPreProcessor"}}),
+                ),
+                vec!["seq"],
+            ),
+            ("lv", lv, vec!["seq"]),
+        ],
+    );
+    let (mb, c, t) = (3, 2, 2);
+    let x = arr(&[mb, c, t], 19);
+    let x3 = x.clone().into_dimensionality::<ndarray::Ix3>().unwrap();
+    let want = Array2::from_shape_fn((mb * t, c), |(r, ch)| x3[[r % mb, ch, r / mb]]).into_dyn();
+    let out = run_all(&archive(g, vec![]), std::slice::from_ref(&x));
+    close(&out[0], &want, "preprocessor vertex");
+    close(&out[1], &want, "layer vertex preprocessor");
+}

@@ -8,9 +8,15 @@ use crate::proto::{Attr, Dim};
 pub fn dense(b: &mut Builder, ctx: &LayerCtx, x: &Value) -> Translated {
     let layer = ctx.layer;
     if x.kind != Kind::FeedForward && x.kind != Kind::Any {
+        // DL4J itself rejects this at run time ("input that is not a matrix"): configurations
+        // from before automatic preprocessors can lack the CnnToFeedForward step.
         return Err(format!(
-            "input is {:?}, a dense layer needs [batch, features] (missing preprocessor?)",
-            x.kind
+            "its input is {} data but a dense layer needs [batch, features], and the configuration has no preprocessor in between (DL4J cannot run this network either)",
+            match x.kind {
+                Kind::Cnn { .. } | Kind::Cnn3d { .. } => "convolutional",
+                Kind::Rnn { .. } => "recurrent",
+                _ => "other",
+            }
         ));
     }
     let act = Activation::of_layer(layer)?;

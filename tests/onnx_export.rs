@@ -140,3 +140,37 @@ fn opsets_outside_13_to_21_are_refused() {
         assert_close(&got, &want, 1e-4, 1e-5, &format!("opset {opset}"));
     }
 }
+
+#[test]
+fn damaged_onnx_files_are_clear_errors() {
+    let rel = format!("{MOON}/MLPMoon/Model_RANDOM_INIT_UNTRAINED.zip");
+    let onnx = export(&open(&rel), &rel);
+    let dir = tempfile::tempdir().unwrap();
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("truncated.onnx", onnx[..onnx.len() / 2].to_vec()),
+        (
+            "garbage.onnx",
+            b"not a protobuf at all \xff\xff\xff".to_vec(),
+        ),
+        ("empty.onnx", Vec::new()),
+    ];
+    for (name, bytes) in cases {
+        let p = dir.path().join(name);
+        std::fs::write(&p, &bytes).unwrap();
+        let out = dir.path().join(format!("{name}.zip"));
+        let e = match dl4j::convert(&p, &out, &Default::default()) {
+            Ok(_) => panic!("{name}: converted"),
+            Err(e) => e.to_string(),
+        };
+        assert!(
+            e.contains(name),
+            "{name}: error does not name the file: {e}"
+        );
+        assert!(
+            e.contains("ONNX") || e.contains("DL4J"),
+            "{name}: unclear error: {e}"
+        );
+        assert!(!out.exists(), "{name}: partial output");
+        assert_eq!(std::fs::read(&p).unwrap(), bytes, "{name}: input touched");
+    }
+}

@@ -583,3 +583,23 @@ fn preprocessor_vertex_and_layer_vertex_preprocessor() {
     close(&out[0], &want, "preprocessor vertex");
     close(&out[1], &want, "layer vertex preprocessor");
 }
+
+#[test]
+fn frozen_vertex_computes_what_it_wraps() {
+    let g = graph(
+        &["a", "b"],
+        &["frozen"],
+        vec![(
+            "frozen",
+            vertex(
+                "FrozenVertex",
+                json!({"underlying": {"@class": "org.deeplearning4j.nn.conf.graph.ElementWiseVertex", "op": "Product"}}),
+            ),
+            vec!["a", "b"],
+        )],
+    );
+    let a = arr(&[2, 3], 20);
+    let b = arr(&[2, 3], 21);
+    let out = run_all(&archive(g, vec![]), &[a.clone(), b.clone()]);
+    close(&out[0], &(&a * &b), "frozen product vertex");
+}

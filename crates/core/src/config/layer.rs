@@ -18,7 +18,8 @@ pub struct Node<'a> {
 }
 
 impl<'a> Node<'a> {
-    pub(super) fn vertex(name: &str, v: &'a Value) -> std::result::Result<Node<'a>, String> {
+    /// A vertex named `name` from its JSON object (either type style).
+    pub fn vertex(name: &str, v: &'a Value) -> std::result::Result<Node<'a>, String> {
         let typed = TypedObject::of(v)?;
         let vertex_type = match typed.style {
             TypeStyle::Class => names::from_class(typed.tag).0,

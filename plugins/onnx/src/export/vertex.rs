@@ -27,11 +27,19 @@ pub fn apply(
     let num = |key: &str| body.get(key).and_then(Json::as_f64);
     let int = |key: &str| body.get(key).and_then(Json::as_i64);
     match vt {
+        // Frozen only matters for training: a FrozenVertex computes what it wraps.
+        "FrozenVertex" if node.layer.is_none() => {
+            let inner = body
+                .get("underlying")
+                .ok_or("FrozenVertex without underlying")?;
+            let inner = NetNode::vertex(&node.name, inner)?;
+            apply(b, &inner, ins, values)
+        }
         "LayerVertex" | "FrozenVertex" => {
             let layer = node
                 .layer
                 .as_ref()
-                .ok_or_else(|| format!("{vt} without a layer is not translated to ONNX yet"))?;
+                .ok_or_else(|| format!("{vt} without a layer"))?;
             let mut x = one()?.clone();
             if let Some(p) = body.get("preProcessor").filter(|p| !p.is_null()) {
                 x = preprocess::apply(b, p, &x)?;

@@ -84,7 +84,7 @@ fn custom_layers_fail_export_naming_layer_and_class_without_output() {
 }
 
 /// Fixtures that must not export: custom layer classes, and a 0.5.0 network whose dense layer
-/// reads convolutional output with no preprocessor (DL4J cannot run it either).
+/// reads convolutional output with no preprocessor (no defined DL4J result to reproduce).
 fn must_not_export(rel: &str) -> bool {
     rel.contains("CustomLayerExample") || rel.contains("050_ModelSerializer_Regression_CNN_1")
 }

@@ -8,10 +8,10 @@ use crate::proto::{Attr, Dim};
 pub fn dense(b: &mut Builder, ctx: &LayerCtx, x: &Value) -> Translated {
     let layer = ctx.layer;
     if x.kind != Kind::FeedForward && x.kind != Kind::Any {
-        // DL4J itself rejects this at run time ("input that is not a matrix"): configurations
-        // from before automatic preprocessors can lack the CnnToFeedForward step.
+        // Configurations from before automatic preprocessors can lack the CnnToFeedForward
+        // step; DL4J's x·W has no defined meaning for them, so there is nothing to reproduce.
         return Err(format!(
-            "its input is {} data but a dense layer needs [batch, features], and the configuration has no preprocessor in between (DL4J cannot run this network either)",
+            "its input is {} data but a dense layer needs [batch, features], and the configuration has no preprocessor in between (DL4J's dense math multiplies a matrix input too; add a CnnToFeedForward or RnnToFeedForward preprocessor)",
             match x.kind {
                 Kind::Cnn { .. } | Kind::Cnn3d { .. } => "convolutional",
                 Kind::Rnn { .. } => "recurrent",

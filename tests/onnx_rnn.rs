@@ -653,3 +653,330 @@ fn recurrent_layers_export_at_opsets_13_and_21() {
         );
     }
 }
+
+// ---- wrappers: TimeDistributed, RepeatVector, LastTimeStep(Bidirectional), MaskZeroLayer -----
+
+fn dense_conf(n_in: usize, n_out: usize, activation: &str) -> Value {
+    layer(
+        "DenseLayer",
+        json!({"nin": n_in, "nout": n_out, "activationFn": act(activation)}),
+    )
+}
+
+fn wrapper_conf(class: &str, inner: Value, extra: Value) -> Value {
+    let mut v = layer(class, json!({ "underlying": inner }));
+    v.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    v
+}
+
+#[test]
+fn time_distributed_dense_after_lstm() {
+    let (n_in, h, n_out) = (3, 4, 5);
+    let p = Lstm::new(n_in, h, false, 301);
+    let w = mat(h, n_out, 311);
+    let bo = vec1(n_out, 312);
+    let mut params = p.flat();
+    params.extend(f_order(&w));
+    params.extend(bo.iter());
+    let td = wrapper_conf(
+        "recurrent.TimeDistributed",
+        dense_conf(h, n_out, "Sigmoid"),
+        json!({"rnnDataFormat": "NCW"}),
+    );
+    let a = model(
+        vec![
+            (lstm_conf("LSTM", n_in, h, json!({})), LSTM_VARS.to_vec()),
+            (td, vec!["W", "b"]),
+        ],
+        params,
+    );
+    let x = input(3, n_in, 4, 302);
+    let want = reference::rnn_output(&p.forward(&x, false), &w, &bo, Some(&sigmoid));
+    check(
+        &a,
+        &x,
+        want.into_dyn(),
+        "LSTM + TimeDistributed(Dense sigmoid)",
+    );
+}
+
+/// NWC input read directly by the wrapper (first layer); batch, time and features all differ
+/// so a wrong transpose or reshape order shows.
+#[test]
+fn time_distributed_dense_nwc_first_layer() {
+    let (n_in, n_out) = (3, 2);
+    let w = mat(n_in, n_out, 321);
+    let bo = vec1(n_out, 322);
+    let mut params = f_order(&w);
+    params.extend(bo.iter());
+    let td = wrapper_conf(
+        "recurrent.TimeDistributed",
+        dense_conf(n_in, n_out, "TanH"),
+        json!({"rnnDataFormat": "NWC"}),
+    );
+    let a = model(vec![(td, vec!["W", "b"])], params);
+    let x = input(2, n_in, 5, 323);
+    let want = swap_nwc(&reference::rnn_output(&x, &w, &bo, Some(&f64::tanh))).into_dyn();
+    let got = export_run(&a, &swap_nwc(&x));
+    assert_eq!(got.shape(), &[2, 5, n_out]);
+    assert_close(&got, &want, 1e-4, 1e-5, "TimeDistributed(Dense tanh) NWC");
+}
+
+/// Dense -> RepeatVector(n) -> SimpleRnn (NCW), and RepeatVector NWC as the network output.
+#[test]
+fn repeat_vector_ncw_into_simple_rnn_and_nwc() {
+    let (n_in, c, h, n) = (3, 4, 5, 6);
+    let w = mat(n_in, c, 331);
+    let bd = vec1(c, 332);
+    let r = Rnn::new(c, h, 333);
+    let mut dense_params = f_order(&w);
+    dense_params.extend(bd.iter());
+    let mb = 2;
+    let x = Array2::from_shape_vec((mb, n_in), random(mb * n_in, 334, 2.0)).unwrap();
+    let d = (x.dot(&w) + &bd).mapv(f64::tanh);
+    // [mb, C] -> [mb, C, n]: every step the same vector.
+    let mut rep = Array3::zeros((mb, c, n));
+    for t in 0..n {
+        rep.slice_mut(ndarray::s![.., .., t]).assign(&d);
+    }
+    let run2 = |a: &Archive| {
+        let onnx = dl4j::dl4j_onnx::to_onnx(a, 17).unwrap();
+        run(&onnx, DType::F32, &x.clone().into_dyn())
+    };
+
+    let mut params = dense_params.clone();
+    params.extend(r.flat());
+    let a = model(
+        vec![
+            (dense_conf(n_in, c, "TanH"), vec!["W", "b"]),
+            (
+                layer("misc.RepeatVector", json!({"n": n, "dataFormat": "NCW"})),
+                vec![],
+            ),
+            (rnn_conf(c, h), LSTM_VARS.to_vec()),
+        ],
+        params,
+    );
+    let want = r.forward(&rep).into_dyn();
+    let got = run2(&a);
+    assert_eq!(got.shape(), want.shape());
+    assert_close(
+        &got,
+        &want,
+        1e-4,
+        1e-5,
+        "Dense + RepeatVector NCW + SimpleRnn",
+    );
+
+    let a = model(
+        vec![
+            (dense_conf(n_in, c, "TanH"), vec!["W", "b"]),
+            (
+                layer("misc.RepeatVector", json!({"n": n, "dataFormat": "NWC"})),
+                vec![],
+            ),
+        ],
+        dense_params,
+    );
+    let want = swap_nwc(&rep).into_dyn();
+    let got = run2(&a);
+    assert_eq!(got.shape(), &[mb, n, c]);
+    assert_close(&got, &want, 1e-4, 1e-5, "Dense + RepeatVector NWC");
+}
+
+#[test]
+fn last_time_step_of_bidirectional_lstm() {
+    let (n_in, h, t) = (3, 4, 5);
+    let f = Lstm::new(n_in, h, false, 341);
+    let r = Lstm::new(n_in, h, false, 351);
+    let mut params = f.flat();
+    params.extend(r.flat());
+    let x = input(3, n_in, t, 342);
+    let fo = f.forward(&x, false);
+    let ro = reverse_time(&r.forward(&reverse_time(&x), false));
+    for mode in ["CONCAT", "ADD"] {
+        let conf = wrapper_conf(
+            "recurrent.LastTimeStep",
+            bidirectional_conf(lstm_conf("LSTM", n_in, h, json!({})), mode),
+            json!({}),
+        );
+        let a = model(vec![(conf, BIDI_VARS.to_vec())], params.clone());
+        // The backward half at t = T-1 has seen only the last step.
+        let want = combine(&fo, &ro, mode)
+            .slice(ndarray::s![.., .., t - 1])
+            .to_owned();
+        check(
+            &a,
+            &x,
+            want.into_dyn(),
+            &format!("LastTimeStep(Bidirectional(LSTM) {mode})"),
+        );
+    }
+}
+
+#[test]
+fn simple_rnn_with_layer_norm() {
+    let (n_in, h) = (3, 5);
+    let p = Rnn::new(n_in, h, 361);
+    let g = Array1::from(random(2 * h, 362, 1.0)) + 1.0;
+    let mut params = p.flat();
+    params.extend(g.iter());
+    let conf = layer(
+        "recurrent.SimpleRnn",
+        json!({"nin": n_in, "nout": h, "activationFn": act("TanH"), "hasLayerNorm": true}),
+    );
+    let a = model(vec![(conf, vec!["W", "RW", "b", "g"])], params);
+    let x = input(2, n_in, 6, 363);
+    let want = reference::simple_rnn_layer_norm(&x, &p.w, &p.rw, &p.b, &g, &f64::tanh);
+    // Layer norm must matter for the comparison to mean anything.
+    let plain = p.forward(&x);
+    let gap = (&want - &plain)
+        .mapv(f64::abs)
+        .fold(0.0f64, |m, &v| m.max(v));
+    assert!(gap > 0.1, "layer norm changes little: {gap}");
+    for opset in [13, 17, 21] {
+        let onnx = dl4j::dl4j_onnx::to_onnx(&a, opset).unwrap();
+        let got = run(&onnx, DType::F32, &x.clone().into_dyn());
+        assert_eq!(got.shape(), want.shape());
+        assert_close(
+            &got,
+            &want.clone().into_dyn(),
+            1e-4,
+            1e-5,
+            &format!("SimpleRnn(layer norm) opset {opset}"),
+        );
+    }
+}
+
+/// `x` with some time steps set entirely to `value` (different steps per example, and a
+/// partially matching step that must stay unmasked); returns the DL4J mask `[mb, T]`.
+fn mask_steps(x: &mut Array3<f64>, value: f64) -> Array2<f64> {
+    let (mb, _, t_len) = x.dim();
+    let mut mask = Array2::ones((mb, t_len));
+    for (n, t) in [(0, 1), (0, 2), (1, 0), (1, 4), (2, 5)] {
+        x.slice_mut(ndarray::s![n, .., t]).fill(value);
+        mask[[n, t]] = 0.0;
+    }
+    // One feature equal to the masking value is not enough.
+    x[[0, 0, 3]] = value;
+    mask
+}
+
+#[test]
+fn mask_zero_lstm_and_graves_lstm() {
+    let (n_in, h) = (3, 4);
+    for (class, peep, value, seed) in [("LSTM", false, 0.0, 371), ("GravesLSTM", true, 0.5, 381)] {
+        let p = Lstm::new(n_in, h, peep, seed);
+        let conf = wrapper_conf(
+            "util.MaskZeroLayer",
+            lstm_conf(class, n_in, h, json!({})),
+            json!({"maskingValue": value}),
+        );
+        let a = model(vec![(conf, LSTM_VARS.to_vec())], p.flat());
+        let mut x = input(3, n_in, 6, seed + 1);
+        let mask = mask_steps(&mut x, value);
+        let want = reference::lstm_masked(
+            &x,
+            &p.w,
+            &p.rw,
+            &p.b,
+            &f64::tanh,
+            &sigmoid,
+            peep,
+            Some(&mask),
+        );
+        // Masked steps are zero, and the state reset changes later steps.
+        assert!(want.slice(ndarray::s![0, .., 1]).iter().all(|&v| v == 0.0));
+        let plain = p.forward(&x, peep);
+        let later = (want[[0, 0, 3]] - plain[[0, 0, 3]]).abs();
+        assert!(
+            later > 1e-3,
+            "state reset must show at later steps: {later}"
+        );
+        check(&a, &x, want.into_dyn(), &format!("MaskZeroLayer({class})"));
+    }
+}
+
+#[test]
+fn mask_zero_simple_rnn_is_refused_with_reason() {
+    let (n_in, h) = (3, 4);
+    let p = Rnn::new(n_in, h, 391);
+    let conf = wrapper_conf(
+        "util.MaskZeroLayer",
+        rnn_conf(n_in, h),
+        json!({"maskingValue": 0.0}),
+    );
+    let a = model(vec![(conf, LSTM_VARS.to_vec())], p.flat());
+    let err = dl4j::dl4j_onnx::to_onnx(&a, 17).unwrap_err().to_string();
+    assert!(
+        err.contains("MaskZeroLayer over SimpleRnn is not translated"),
+        "{err}"
+    );
+}
+
+/// LastTimeStep over the other recurrent layers: GravesBidirectionalLSTM, NWC SimpleRnn, and
+/// MaskZeroLayer(LSTM) (DL4J takes step T-1 whatever the derived mask: it is the underlying
+/// layer's, not the wrapper's, so a masked last step gives zeros).
+#[test]
+fn last_time_step_of_graves_bidirectional_nwc_simple_rnn_and_mask_zero() {
+    let (n_in, h, t) = (3, 4, 5);
+    let last = |y: &Array3<f64>| y.slice(ndarray::s![.., .., t - 1]).to_owned().into_dyn();
+    let lts = |inner: Value| wrapper_conf("recurrent.LastTimeStep", inner, json!({}));
+
+    let f = Lstm::new(n_in, h, true, 401);
+    let r = Lstm::new(n_in, h, true, 411);
+    let mut params = f.flat();
+    params.extend(r.flat());
+    let a = model(
+        vec![(
+            lts(lstm_conf("GravesBidirectionalLSTM", n_in, h, json!({}))),
+            vec!["WF", "RWF", "bF", "WB", "RWB", "bB"],
+        )],
+        params,
+    );
+    let x = input(2, n_in, t, 402);
+    let want = f.forward(&x, true) + reverse_time(&r.forward(&reverse_time(&x), true));
+    check(&a, &x, last(&want), "LastTimeStep(GravesBidirectionalLSTM)");
+
+    let p = Rnn::new(n_in, h, 421);
+    let mut conf = rnn_conf(n_in, h);
+    conf["rnnDataFormat"] = json!("NWC");
+    let a = model(vec![(lts(conf), LSTM_VARS.to_vec())], p.flat());
+    let got = export_run(&a, &swap_nwc(&x));
+    assert_close(
+        &got,
+        &last(&p.forward(&x)),
+        1e-4,
+        1e-5,
+        "LastTimeStep(SimpleRnn NWC)",
+    );
+
+    let p = Lstm::new(n_in, h, false, 431);
+    let mz = wrapper_conf(
+        "util.MaskZeroLayer",
+        lstm_conf("LSTM", n_in, h, json!({})),
+        json!({"maskingValue": 0.0}),
+    );
+    let a = model(vec![(lts(mz), LSTM_VARS.to_vec())], p.flat());
+    let mut x = input(3, n_in, t, 432);
+    let mut mask = Array2::ones((3, t));
+    for (n, s) in [(0, 1), (1, t - 1)] {
+        x.slice_mut(ndarray::s![n, .., s]).fill(0.0);
+        mask[[n, s]] = 0.0;
+    }
+    let y = reference::lstm_masked(
+        &x,
+        &p.w,
+        &p.rw,
+        &p.b,
+        &f64::tanh,
+        &sigmoid,
+        false,
+        Some(&mask),
+    );
+    let want = last(&y);
+    assert!(want.slice(ndarray::s![1, ..]).iter().all(|&v| v == 0.0));
+    check(&a, &x, want, "LastTimeStep(MaskZeroLayer(LSTM))");
+}

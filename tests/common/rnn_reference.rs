@@ -21,6 +21,22 @@ pub fn lstm(
     gate: Act,
     peepholes: bool,
 ) -> Array3<f64> {
+    lstm_masked(x, w, rw, b, act, gate, peepholes, None)
+}
+
+/// [`lstm`] with a DL4J time-series mask `[batch, T]` (1 = keep): at a masked step `h_t` and
+/// `c_t` are multiplied by 0, so the output is 0 and the next step starts from zero state.
+#[allow(clippy::too_many_arguments)]
+pub fn lstm_masked(
+    x: &Array3<f64>,
+    w: &Array2<f64>,
+    rw: &Array2<f64>,
+    b: &Array1<f64>,
+    act: Act,
+    gate: Act,
+    peepholes: bool,
+    mask: Option<&Array2<f64>>,
+) -> Array3<f64> {
     let (mb, _, t_len) = x.dim();
     let h = rw.nrows();
     let mut out = Array3::zeros((mb, h, t_len));
@@ -43,8 +59,9 @@ pub fn lstm(
                 let i = gate(z[[n, 3 * h + j]] + pi * cp[[n, j]]);
                 let c = f * cp[[n, j]] + i * a;
                 let o = gate(z[[n, 2 * h + j]] + po * c);
-                cn[[n, j]] = c;
-                hn[[n, j]] = o * act(c);
+                let m = mask.map_or(1.0, |m| m[[n, t]]);
+                cn[[n, j]] = c * m;
+                hn[[n, j]] = o * act(c) * m;
             }
         }
         out.slice_mut(s![.., .., t]).assign(&hn);
@@ -68,6 +85,50 @@ pub fn simple_rnn(
     let mut hp = Array2::<f64>::zeros((mb, h));
     for t in 0..t_len {
         let z = x.slice(s![.., .., t]).dot(w) + hp.dot(rw) + b;
+        hp = z.mapv(act);
+        out.slice_mut(s![.., .., t]).assign(&hp);
+    }
+    out
+}
+
+/// SimpleRnn with layer norm: `h_t = act(gx ⊙ std(x_t·W) + b + gr ⊙ std(h_{t-1}·RW))`, the
+/// recurrent term skipped at t = 0; `std` = `(z - mean) / population std` per row, no epsilon,
+/// NaN -> 0.
+pub fn simple_rnn_layer_norm(
+    x: &Array3<f64>,
+    w: &Array2<f64>,
+    rw: &Array2<f64>,
+    b: &Array1<f64>,
+    g: &Array1<f64>,
+    act: Act,
+) -> Array3<f64> {
+    let (mb, _, t_len) = x.dim();
+    let h = rw.nrows();
+    let (gx, gr) = (g.slice(s![..h]), g.slice(s![h..]));
+    let standardize = |z: Array2<f64>| {
+        let mut z = z;
+        for mut row in z.rows_mut() {
+            let n = row.len() as f64;
+            let mean = row.sum() / n;
+            let std = (row.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
+            row.mapv_inplace(|v| {
+                let s = (v - mean) / std;
+                if s.is_nan() {
+                    0.0
+                } else {
+                    s
+                }
+            });
+        }
+        z
+    };
+    let mut out = Array3::zeros((mb, h, t_len));
+    let mut hp = Array2::<f64>::zeros((mb, h));
+    for t in 0..t_len {
+        let mut z = standardize(x.slice(s![.., .., t]).dot(w)) * gx + b;
+        if t > 0 {
+            z = z + standardize(hp.dot(rw)) * gr;
+        }
         hp = z.mapv(act);
         out.slice_mut(s![.., .., t]).assign(&hp);
     }

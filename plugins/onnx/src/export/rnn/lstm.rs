@@ -35,7 +35,7 @@ pub(super) fn lstm(
         "tanh",
     );
     if !gate_ok || !act_ok || b.dtype != DType::F32 {
-        return super::scan::lstm(b, layer, seq, w, rw, bias, h, peepholes);
+        return super::scan::lstm(b, layer, seq, w, rw, bias, h, peepholes, None);
     }
     let idx: Vec<i64> = DL4J_BLOCK
         .iter()

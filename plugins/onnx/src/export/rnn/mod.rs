@@ -11,6 +11,7 @@ mod lstm;
 mod output;
 mod scan;
 mod simple_rnn;
+mod wrappers;
 
 use dl4j_core::config::LayerConf;
 
@@ -27,6 +28,9 @@ const TYPES: &[&str] = &[
     "RnnOutputLayer",
     "RnnLossLayer",
     "LastTimeStep",
+    "TimeDistributed",
+    "RepeatVector",
+    "MaskZeroLayer",
 ];
 
 pub fn handles(type_name: &str) -> bool {
@@ -37,6 +41,10 @@ pub fn handles(type_name: &str) -> bool {
 fn nwc(layer: &LayerConf) -> bool {
     if let Some(f) = layer.str("rnnDataFormat") {
         return f == "NWC";
+    }
+    // TimeDistributed before 1.0.0-beta7: the time axis itself (2 = NCW, 1 = NWC).
+    if let Some(axis) = layer.int("timeAxis") {
+        return axis == 1;
     }
     ["fwd", "underlying"]
         .iter()
@@ -60,6 +68,13 @@ pub fn input_for(name: &str, layer: &LayerConf) -> Option<Value> {
         return None;
     }
     let width = n_in(layer).map_or(Dim::Unknown, |n| Dim::Fixed(n as usize));
+    if layer.type_name == "RepeatVector" {
+        return Some(Value::new(
+            name.to_string(),
+            Kind::FeedForward,
+            vec![batch(), width],
+        ));
+    }
     let time = Dim::Named("time".into());
     let nwc = nwc(layer);
     let dims = if nwc {
@@ -71,6 +86,9 @@ pub fn input_for(name: &str, layer: &LayerConf) -> Option<Value> {
 }
 
 pub fn layer(b: &mut Builder, ctx: &LayerCtx, x: &Value) -> Translated {
+    if ctx.layer.type_name == "RepeatVector" {
+        return wrappers::repeat_vector(b, ctx, x);
+    }
     match x.kind {
         Kind::Rnn { .. } | Kind::Any => {}
         k => {
@@ -89,6 +107,8 @@ pub fn layer(b: &mut Builder, ctx: &LayerCtx, x: &Value) -> Translated {
         "Bidirectional" => bidirectional::wrapper(b, ctx, x),
         "RnnOutputLayer" | "RnnLossLayer" => output::layer(b, ctx, x),
         "LastTimeStep" => last_time_step::layer(b, ctx, x),
+        "TimeDistributed" => wrappers::time_distributed(b, ctx, x),
+        "MaskZeroLayer" => wrappers::mask_zero(b, ctx, x),
         other => Err(format!("{other} is not translated to ONNX yet")),
     }
 }
@@ -106,6 +126,11 @@ fn recurrence(
 ) -> Result<(String, Option<usize>), String> {
     let key = |k: &str| b.param(&format!("{prefix}_{key_prefix}{k}"));
     let (w, rw, bias) = (key("W")?, key("RW")?, key("b")?);
+    let gain = if layer.bool("hasLayerNorm").unwrap_or(false) {
+        Some(key("g")?)
+    } else {
+        None
+    };
     let h = layer
         .n_out()
         .filter(|&n| n > 0)
@@ -118,7 +143,9 @@ fn recurrence(
     let y = match layer.type_name.as_str() {
         "LSTM" => lstm::lstm(b, layer, &input, &w, &rw, &bias, h, false)?,
         "GravesLSTM" => lstm::lstm(b, layer, &input, &w, &rw, &bias, h, true)?,
-        "SimpleRnn" => simple_rnn::simple_rnn(b, layer, &input, &w, &rw, &bias, h)?,
+        "SimpleRnn" => {
+            simple_rnn::simple_rnn(b, layer, &input, &w, &rw, &bias, h, gain.as_deref())?
+        }
         other => {
             return Err(format!(
                 "{other} inside a recurrent wrapper is not translated yet"

@@ -9,16 +9,19 @@ use super::super::activation::Activation;
 use super::Builder;
 use crate::proto::{Attr, Dim, Subgraph};
 
-/// `Scan` over time-major `seq` with `states` zero-initialised `[batch, h]` states; `step`
-/// gets the body builder, the state inputs and `x_t [batch, nIn]`, and returns the new states
-/// and the step output `[batch, h]`. Returns the stacked outputs `[T, batch, h]`.
+/// `Scan` over time-major `seqs` (the input `[T, batch, nIn]`, optionally a mask
+/// `[T, batch, 1]`) with `states` zero-initialised `[batch, h]` states; `step` gets the body
+/// builder, the state inputs and the per-step slices (`x_t [batch, nIn]`, `m_t [batch, 1]`),
+/// and returns the new states and the step output `[batch, h]`. Returns the stacked outputs
+/// `[T, batch, h]`.
 fn scan(
     b: &mut Builder,
-    seq: &str,
+    seqs: &[&str],
     h: usize,
     states: usize,
-    step: impl FnOnce(&mut Builder, &[String], &str) -> Result<(Vec<String>, String), String>,
+    step: impl FnOnce(&mut Builder, &[String], &[String]) -> Result<(Vec<String>, String), String>,
 ) -> Result<String, String> {
+    let seq = seqs[0];
     // Zero states shaped [batch, h] from the input's batch dimension.
     let shape = b.op("Shape", &[seq], Vec::new());
     let (s1, e1, a0) = (b.ints(&[1]), b.ints(&[2]), b.ints(&[0]));
@@ -33,33 +36,33 @@ fn scan(
     let mut body = Builder::new(b.dtype, b.opset, b.params);
     body.next = b.next;
     let state_in: Vec<String> = (0..states).map(|_| body.fresh("state")).collect();
-    let x_t = body.fresh("x_t");
-    let (new_states, y) = step(&mut body, &state_in, &x_t)?;
+    let xs: Vec<String> = (0..seqs.len()).map(|_| body.fresh("x_t")).collect();
+    let (new_states, y) = step(&mut body, &state_in, &xs)?;
     let y_out = body.op("Identity", &[&y], Vec::new());
     b.next = body.next;
 
     let dtype = b.dtype;
     let row = |n: &String, width: Dim| (n.clone(), dtype, Some(vec![Dim::Unknown, width]));
     let mut inputs: Vec<_> = state_in.iter().map(|s| row(s, Dim::Fixed(h))).collect();
-    inputs.push(row(&x_t, Dim::Unknown));
+    inputs.extend(xs.iter().map(|x| row(x, Dim::Unknown)));
     let mut outputs: Vec<_> = new_states.iter().map(|s| row(s, Dim::Fixed(h))).collect();
     outputs.push(row(&y_out, Dim::Fixed(h)));
     let graph = Subgraph {
-        name: format!("{x_t}_body"),
+        name: format!("{}_body", xs[0]),
         nodes: body.nodes,
         inputs,
         outputs,
         constants: body.constants,
     };
     let mut ins: Vec<&str> = vec![&init; states];
-    ins.push(seq);
+    ins.extend(seqs);
     let outs = b.op_n(
         "Scan",
         &ins,
         states + 1,
         vec![
             ("body", Attr::Graph(Box::new(graph))),
-            ("num_scan_inputs", Attr::Int(1)),
+            ("num_scan_inputs", Attr::Int(seqs.len() as i64)),
         ],
     );
     Ok(outs[states].clone())
@@ -84,7 +87,17 @@ fn flat(b: &mut Builder, v: &str) -> String {
     b.op("Reshape", &[v, &shape], Vec::new())
 }
 
-/// LSTM / GravesLSTM (spec §9.13-§9.14) with any activations.
+/// `v ⊙ m` for a `[batch, 1]` step mask.
+fn masked(b: &mut Builder, v: &str, mask: Option<&String>) -> String {
+    match mask {
+        Some(m) => b.op("Mul", &[v, m], Vec::new()),
+        None => v.to_string(),
+    }
+}
+
+/// LSTM / GravesLSTM (spec §9.13-§9.14) with any activations. With `mask` (time-major
+/// `[T, batch, 1]`, 1 = keep) DL4J's masked semantics: at a masked step both `h_t` and `c_t`
+/// are zeroed, so the output is 0 and the next step starts from zero state.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn lstm(
     b: &mut Builder,
@@ -95,6 +108,7 @@ pub(super) fn lstm(
     bias: &str,
     h: usize,
     peepholes: bool,
+    mask: Option<&str>,
 ) -> Result<String, String> {
     let act = Activation::of_layer(layer)?;
     let gate = match layer.get("gateActivationFn").filter(|g| !g.is_null()) {
@@ -109,8 +123,11 @@ pub(super) fn lstm(
     } else {
         None
     };
-    scan(b, seq, h, 2, |b, s, x| {
+    let mut seqs = vec![seq];
+    seqs.extend(mask);
+    scan(b, &seqs, h, 2, |b, s, xs| {
         let (h_prev, c_prev) = (&s[0], &s[1]);
+        let x = &xs[0];
         let zx = b.op("MatMul", &[x, w], Vec::new());
         let zr = b.op("MatMul", &[h_prev, &rw4], Vec::new());
         let z = b.op("Add", &[&zx, &zr], Vec::new());
@@ -132,16 +149,37 @@ pub(super) fn lstm(
         let fc = b.op("Mul", &[&f, c_prev], Vec::new());
         let ia = b.op("Mul", &[&i, &a], Vec::new());
         let c = b.op("Add", &[&fc, &ia], Vec::new());
-        // The output-gate peephole reads the current cell c_t.
+        // The output-gate peephole reads the current (unmasked) cell c_t.
         let zo = with_peep(b, &blocks[2], peep.as_ref().map(|p| &p[1]), &c);
         let o = gate.apply(b, &zo)?;
         let ac = act.apply(b, &c)?;
         let h_t = b.op("Mul", &[&o, &ac], Vec::new());
+        let h_t = masked(b, &h_t, xs.get(1));
+        let c = masked(b, &c, xs.get(1));
         Ok((vec![h_t.clone(), c], h_t))
     })
 }
 
-/// SimpleRnn (spec §9.16) with any activation: `h_t = act(x_t·W + h_{t-1}·RW + b)`.
+/// libnd4j `standardize` over axis 1 of `[batch, h]`: `(z - mean) / std`, population std, no
+/// epsilon, NaN (constant rows, e.g. the zero initial state) replaced by 0.
+fn standardize(b: &mut Builder, z: &str) -> String {
+    let mean = b.reduce_mean(z, &[1]);
+    let c = b.op("Sub", &[z, &mean], Vec::new());
+    let sq = b.op("Mul", &[&c, &c], Vec::new());
+    let var = b.reduce_mean(&sq, &[1]);
+    let std = b.op("Sqrt", &[&var], Vec::new());
+    let s = b.op("Div", &[&c, &std], Vec::new());
+    // NaN is the only value unequal to itself.
+    let not_nan = b.op("Equal", &[&s, &s], Vec::new());
+    let zero = b.scalar(0.0);
+    b.op("Where", &[&not_nan, &s, &zero], Vec::new())
+}
+
+/// SimpleRnn (spec §9.16) with any activation: `h_t = act(x_t·W + h_{t-1}·RW + b)`; with the
+/// layer-norm gains `g [2h]` (input half, recurrent half) DL4J's
+/// `h_t = act(gx ⊙ std(x_t·W) + b + gr ⊙ std(h_{t-1}·RW))` (the recurrent term at t = 0 is
+/// `std(0) = 0`, as DL4J skipping it).
+#[allow(clippy::too_many_arguments)]
 pub(super) fn simple_rnn(
     b: &mut Builder,
     layer: &LayerConf,
@@ -150,14 +188,33 @@ pub(super) fn simple_rnn(
     rw: &str,
     bias: &str,
     h: usize,
+    gain: Option<&str>,
 ) -> Result<String, String> {
     let act = Activation::of_layer(layer)?;
     let bias = flat(b, bias);
-    scan(b, seq, h, 1, |b, s, x| {
-        let zx = b.op("MatMul", &[x, w], Vec::new());
-        let zr = b.op("MatMul", &[&s[0], rw], Vec::new());
-        let z = b.op("Add", &[&zx, &zr], Vec::new());
-        let z = b.op("Add", &[&z, &bias], Vec::new());
+    let gains = gain.map(|g| {
+        let g = flat(b, g);
+        let (s0, sh, s2, a0) = (
+            b.ints(&[0]),
+            b.ints(&[h as i64]),
+            b.ints(&[2 * h as i64]),
+            b.ints(&[0]),
+        );
+        let gx = b.op("Slice", &[&g, &s0, &sh, &a0], Vec::new());
+        let gr = b.op("Slice", &[&g, &sh, &s2, &a0], Vec::new());
+        (gx, gr)
+    });
+    scan(b, &[seq], h, 1, |b, s, xs| {
+        let mut zx = b.op("MatMul", &[&xs[0], w], Vec::new());
+        let mut zr = b.op("MatMul", &[&s[0], rw], Vec::new());
+        if let Some((gx, gr)) = &gains {
+            let nx = standardize(b, &zx);
+            zx = b.op("Mul", &[&nx, gx], Vec::new());
+            let nr = standardize(b, &zr);
+            zr = b.op("Mul", &[&nr, gr], Vec::new());
+        }
+        let z = b.op("Add", &[&zx, &bias], Vec::new());
+        let z = b.op("Add", &[&z, &zr], Vec::new());
         let h_t = act.apply(b, &z)?;
         Ok((vec![h_t.clone()], h_t))
     })

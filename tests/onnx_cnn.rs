@@ -900,11 +900,12 @@ fn convolution_3d_subsampling_3d_max_and_cnn3d_loss() {
             &format!("maxpool3d {k:?} {mode} {fmt}"),
         );
     }
-    // AVG 3-D pooling is refused (divisor convention unconfirmed).
-    let pool = json!({"kernelSize": [2, 2, 2], "stride": [1, 1, 1], "poolingType": "AVG"});
+    // PNORM is not a 3-D pooling type in DL4J: refused.
+    let pool = json!({"kernelSize": [2, 2, 2], "stride": [1, 1, 1], "poolingType": "PNORM",
+                      "pnorm": 2});
     let a = model(vec![(layer("Subsampling3DLayer", pool), vec![])], vec![]);
     let e = dl4j::dl4j_onnx::to_onnx(&a, 17).unwrap_err().to_string();
-    assert!(e.contains("not translated"), "{e}");
+    assert!(e.contains("only MAX and AVG"), "{e}");
     // Cnn3DLossLayer: softmax over channels.
     let act = json!({"@class": "org.nd4j.linalg.activations.impl.ActivationSoftmax"});
     let got = run_one(
@@ -962,4 +963,201 @@ fn deconvolution_2d_nhwc() {
         &r::nchw_to_nhwc(&want),
         "deconv NHWC",
     );
+}
+
+#[test]
+fn subsampling_3d_avg_excludes_padding_same_and_dilated() {
+    use ndarray::Array5;
+    let x = Array5::from_shape_vec((2, 2, 5, 6, 7), random(2 * 2 * 5 * 6 * 7, 171)).unwrap();
+    let to_last = |a: &Array5<f64>| {
+        a.view()
+            .permuted_axes([0, 2, 3, 4, 1])
+            .to_owned()
+            .into_dyn()
+    };
+    type Case = (
+        &'static str,
+        [usize; 3],
+        [usize; 3],
+        [usize; 3],
+        [usize; 3],
+        bool,
+        bool,
+    );
+    let cases: [Case; 9] = [
+        // (kind, kernel, stride, padding, dilation, Same, NDHWC)
+        (
+            "AVG",
+            [3, 2, 3],
+            [2, 1, 2],
+            [1, 1, 1],
+            [1, 1, 1],
+            false,
+            false,
+        ),
+        (
+            "AVG",
+            [3, 2, 3],
+            [2, 1, 2],
+            [1, 1, 1],
+            [1, 1, 1],
+            false,
+            true,
+        ),
+        // Same with odd totals on every axis (1, 1, 1) and (2, 1, 1).
+        (
+            "AVG",
+            [2, 3, 2],
+            [1, 2, 3],
+            [0, 0, 0],
+            [1, 1, 1],
+            true,
+            true,
+        ),
+        (
+            "AVG",
+            [3, 3, 2],
+            [2, 2, 1],
+            [0, 0, 0],
+            [1, 1, 1],
+            true,
+            false,
+        ),
+        // Dilated: Truncate with padding, Same (totals 2, 4, 1).
+        (
+            "AVG",
+            [2, 2, 2],
+            [1, 2, 1],
+            [1, 0, 1],
+            [2, 1, 2],
+            false,
+            false,
+        ),
+        (
+            "AVG",
+            [2, 3, 2],
+            [2, 1, 2],
+            [0, 0, 0],
+            [2, 2, 1],
+            true,
+            true,
+        ),
+        (
+            "MAX",
+            [2, 2, 2],
+            [1, 1, 2],
+            [0, 0, 0],
+            [2, 1, 3],
+            true,
+            false,
+        ),
+        // Same with eK < s: totals -4, -2, 1, so libnd4j's truncated begin pads are -2, -1, 0
+        // (windows start past o·s), where ONNX auto_pad would clamp to 0.
+        (
+            "AVG",
+            [1, 1, 2],
+            [5, 3, 3],
+            [0, 0, 0],
+            [1, 1, 1],
+            true,
+            false,
+        ),
+        (
+            "MAX",
+            [1, 1, 2],
+            [5, 3, 3],
+            [0, 0, 0],
+            [1, 1, 1],
+            true,
+            true,
+        ),
+    ];
+    for (kind, k, s, p, d, same, last) in cases {
+        let mode = if same { "Same" } else { "Truncate" };
+        let fmt = if last { "NDHWC" } else { "NCDHW" };
+        let pool = json!({"kernelSize": k, "stride": s, "padding": p, "dilation": d,
+                          "convolutionMode": mode, "dataFormat": fmt, "poolingType": kind});
+        let a = model(vec![(layer("Subsampling3DLayer", pool), vec![])], vec![]);
+        let want = r::pool3d(&x, kind == "AVG", k, s, p, d, same);
+        let (input, want_d) = if last {
+            (to_last(&x), to_last(&want))
+        } else {
+            (x.clone().into_dyn(), want.clone().into_dyn())
+        };
+        let got = run_opsets(&a, &input);
+        let what = format!("{kind} pool3d k{k:?} s{s:?} p{p:?} d{d:?} {mode} {fmt}");
+        assert_eq!(got.shape(), want_d.shape(), "{what}: shape");
+        assert_close(&got, &want_d, RTOL, ATOL, &what);
+        if kind == "AVG" && !same && d == [1, 1, 1] {
+            // Corner window: depth rows {0, 1}, height row 0, width columns {0, 1} in bounds
+            // (4 of 18 taps); DL4J divides by 4, not 18.
+            let mut sum = 0.0;
+            for i in 0..2 {
+                for l in 0..2 {
+                    sum += x[[0, 1, i, 0, l]];
+                }
+            }
+            let corner = if last {
+                got[[0, 0, 0, 0, 1]]
+            } else {
+                got[[0, 1, 0, 0, 0]]
+            };
+            assert!(
+                (corner - sum / 4.0).abs() < 1e-12,
+                "{what}: corner {corner}"
+            );
+        }
+    }
+}
+
+#[test]
+fn deconvolution_2d_same_stride_above_kernel() {
+    let (c, n_out) = (2, 3);
+    // (kernel, stride, dilation, NHWC): t = eK - s per axis is -2/-1, -2/0, -2/-2, 1/-3, 1/1.
+    let cases = [
+        ([1, 2], [3, 3], [1, 1], false),
+        ([2, 2], [4, 2], [1, 1], true),
+        ([2, 1], [5, 3], [2, 1], false),
+        ([3, 1], [2, 4], [1, 1], false),
+        ([3, 3], [2, 2], [1, 1], false),
+    ];
+    for (k, s, d, last) in cases {
+        let win = Win::new(k, s, [0, 0], d, Mode::Same);
+        let wt =
+            Array4::from_shape_vec((c, n_out, k[0], k[1]), random(c * n_out * k[0] * k[1], 181))
+                .unwrap();
+        let bias = Array1::from(random(n_out, 182));
+        let mut params = bias.to_vec();
+        params.extend(wt.iter());
+        let mut fields = merge(
+            win_json(&win),
+            json!({"nin": c, "nout": n_out, "activationFn": identity()}),
+        );
+        if last {
+            fields = merge(fields, json!({"cnn2dDataFormat": "NHWC"}));
+        }
+        let a = model(
+            vec![(layer("Deconvolution2D", fields), vec!["W", "b"])],
+            params,
+        );
+        let (h, w) = (3, 4);
+        let x = rand4((2, c, h, w), 183);
+        let want = r::deconv2d_same(&x, &wt, &bias, &win);
+        assert_eq!(want.dim(), (2, n_out, s[0] * h, s[1] * w));
+        let what = format!("deconv Same k{k:?} s{s:?} d{d:?} nhwc={last}");
+        let (input, want) = if last {
+            (nhwc(&x), r::nchw_to_nhwc(&want))
+        } else {
+            (x.clone().into_dyn(), want)
+        };
+        let got = run_opsets(&a, &input);
+        check(&got, &want, &what);
+        if !last && k == [1, 2] {
+            // t = -2 on the height: libnd4j shifts the taps down by one, so row 0 is the bias
+            // only and input row i lands on row 3·i + 1.
+            for o in 0..n_out {
+                assert!((got[[0, o, 0, 0]] - bias[o]).abs() < 1e-12);
+            }
+        }
+    }
 }

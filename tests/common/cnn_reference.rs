@@ -284,3 +284,95 @@ pub fn conv_or_max3d(
         },
     )
 }
+
+/// Subsampling3DLayer AVG / MAX as libnd4j `avgpool3dnew` / `maxpool3dnew` with extra parameter
+/// 0 (what DL4J passes), NCDHW: window `o·s - pb + u·d`; Same mode `out = ⌈in/s⌉`, begin pad
+/// `pb = ((out-1)·s + eK - in) / 2` truncated toward zero (C++), else the configured padding;
+/// AVG divides by the number of in-bounds taps (padding never counts).
+pub fn pool3d(
+    x: &ndarray::Array5<f64>,
+    avg: bool,
+    k: [usize; 3],
+    st: [usize; 3],
+    p: [usize; 3],
+    d: [usize; 3],
+    same: bool,
+) -> ndarray::Array5<f64> {
+    let (mb, ch, dd, hh, ww) = x.dim();
+    let size = [dd, hh, ww];
+    let geo: Vec<(usize, i64)> = (0..3)
+        .map(|a| {
+            let ek = (k[a] - 1) * d[a] + 1;
+            if same {
+                let out = size[a].div_ceil(st[a]);
+                let t = ((out - 1) * st[a] + ek) as i64 - size[a] as i64;
+                (out, t / 2)
+            } else {
+                ((size[a] + 2 * p[a] - ek) / st[a] + 1, p[a] as i64)
+            }
+        })
+        .collect();
+    ndarray::Array5::from_shape_fn((mb, ch, geo[0].0, geo[1].0, geo[2].0), |(n, c, i, j, l)| {
+        let out = [i, j, l];
+        let mut vals = Vec::new();
+        for u in 0..k[0] {
+            for v in 0..k[1] {
+                for q in 0..k[2] {
+                    let tap = [u, v, q];
+                    let pos: Option<Vec<usize>> = (0..3)
+                        .map(|a| {
+                            let z = (out[a] * st[a] + tap[a] * d[a]) as i64 - geo[a].1;
+                            (z >= 0 && (z as usize) < size[a]).then_some(z as usize)
+                        })
+                        .collect();
+                    if let Some(pos) = pos {
+                        vals.push(x[[n, c, pos[0], pos[1], pos[2]]]);
+                    }
+                }
+            }
+        }
+        if avg {
+            vals.iter().sum::<f64>() / vals.len() as f64
+        } else {
+            vals.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+        }
+    })
+}
+
+/// Deconvolution2D in Same mode as libnd4j `deconv2d`: output `s·in`; begin crop
+/// `p = (eK - s) / 2` truncated toward zero (negative when `eK < s`: the taps shift the other
+/// way); input `(i, j)` adds `x·w[c, o, u, v]` at `(i·s + u·d - pH, j·s + v·d - pW)` when
+/// inside; the bias is added everywhere.
+pub fn deconv2d_same(x: &Array4<f64>, w: &Array4<f64>, b: &Array1<f64>, win: &Win) -> Array4<f64> {
+    let (mb, ch, h, wd) = x.dim();
+    let o_n = w.dim().1;
+    let crop = |a: usize| {
+        let ek = ((win.k[a] - 1) * win.d[a] + 1) as i64;
+        (ek - win.s[a] as i64) / 2
+    };
+    let (ph, pw) = (crop(0), crop(1));
+    let (oh, ow) = (win.s[0] * h, win.s[1] * wd);
+    let mut y = Array4::zeros((mb, o_n, oh, ow));
+    for n in 0..mb {
+        for o in 0..o_n {
+            y.slice_mut(s![n, o, .., ..]).fill(b[o]);
+            for c in 0..ch {
+                for i in 0..h {
+                    for j in 0..wd {
+                        for u in 0..win.k[0] {
+                            for v in 0..win.k[1] {
+                                let r = (i * win.s[0] + u * win.d[0]) as i64 - ph;
+                                let q = (j * win.s[1] + v * win.d[1]) as i64 - pw;
+                                if r >= 0 && q >= 0 && (r as usize) < oh && (q as usize) < ow {
+                                    y[[n, o, r as usize, q as usize]] +=
+                                        x[[n, c, i, j]] * w[[c, o, u, v]];
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    y
+}

@@ -56,33 +56,59 @@ pub(super) fn conv(b: &mut Builder, ctx: &LayerCtx, x: &str, spatial: usize) -> 
     Ok((act.apply(b, &y)?, n_out(ctx)))
 }
 
-/// `ConvTranspose(x, W, b)`: DL4J's `[nIn, nOut, kH, kW]` is ONNX's layout. Same mode crops
-/// `eK - s` in total, the odd one at the end; written as explicit pads because ONNX versions
-/// disagree on which side `auto_pad = SAME_UPPER` favours for ConvTranspose.
+/// `ConvTranspose(x, W, b)`: DL4J's `[nIn, nOut, kH, kW]` is ONNX's layout. Same mode: output
+/// `s·in`, and libnd4j `deconv2d` (`calcPadding2D` with input and output swapped) takes the
+/// begin crop `p = t/2` with `t = eK - s`, C++ integer division truncating toward zero, the rest
+/// `t - p` at the end; written as explicit pads because ONNX versions disagree on which side
+/// `auto_pad = SAME_UPPER` favours for ConvTranspose. When `eK < s`, `t` is negative: libnd4j's
+/// col2im then places tap `u` of input `i` at `i·s + u·d - p` with `p ≤ 0`, i.e. the
+/// uncropped `(in-1)·s + eK` result shifted by `-p`, zero-filled to `s·in`, and the bias added
+/// everywhere (it is added after col2im); so the ONNX pads are clamped at 0, the result `Pad`ded
+/// by the negative parts and the bias added afterwards.
 pub(super) fn deconv(b: &mut Builder, ctx: &LayerCtx, x: &str) -> Out {
     let win = Window::of(ctx.layer, 2)?;
     let act = Activation::of_layer(ctx.layer)?;
     let w = ctx.param(b, "W")?;
     let bias = bias(b, ctx)?;
-    let pads = match win.mode {
-        Mode::Same => {
-            let t: Vec<i64> = (0..2)
-                .map(|i| win.k[i] + (win.k[i] - 1) * (win.d[i] - 1) - win.s[i])
-                .collect();
-            if t.iter().any(|&t| t < 0) {
-                return Err("Deconvolution2D in Same mode with stride above the dilated kernel is not translated".into());
-            }
-            vec![t[0] / 2, t[1] / 2, t[0] - t[0] / 2, t[1] - t[1] / 2]
-        }
-        _ => vec![win.p[0], win.p[1], win.p[0], win.p[1]],
+    // Begin and end crop per axis (negative: padding of the output).
+    let (begin, end): (Vec<i64>, Vec<i64>) = match win.mode {
+        Mode::Same => (0..2)
+            .map(|i| {
+                let t = win.k[i] + (win.k[i] - 1) * (win.d[i] - 1) - win.s[i];
+                (t / 2, t - t / 2)
+            })
+            .unzip(),
+        _ => (win.p.clone(), win.p.clone()),
     };
+    let mut pads: Vec<i64> = begin.iter().map(|&p| p.max(0)).collect();
+    pads.extend(end.iter().map(|&p| p.max(0)));
     let attrs = vec![
         ("kernel_shape", Attr::Ints(win.k.clone())),
         ("strides", Attr::Ints(win.s.clone())),
         ("dilations", Attr::Ints(win.d.clone())),
         ("pads", Attr::Ints(pads)),
     ];
-    let y = conv_node(b, "ConvTranspose", x, &w, bias.as_deref(), attrs, None);
+    if begin.iter().chain(&end).all(|&p| p >= 0) {
+        let y = conv_node(b, "ConvTranspose", x, &w, bias.as_deref(), attrs, None);
+        return Ok((act.apply(b, &y)?, n_out(ctx)));
+    }
+    let y = conv_node(b, "ConvTranspose", x, &w, None, attrs, None);
+    let mut out_pads = vec![0, 0];
+    out_pads.extend(begin.iter().map(|&p| (-p).max(0)));
+    out_pads.extend([0, 0]);
+    out_pads.extend(end.iter().map(|&p| (-p).max(0)));
+    let out_pads = b.ints(&out_pads);
+    let zero = b.scalar(0.0);
+    let mut y = b.op(
+        "Pad",
+        &[&y, &out_pads, &zero],
+        vec![("mode", Attr::Str("constant".into()))],
+    );
+    if let Some(bias) = bias {
+        let shape = b.ints(&[1, -1, 1, 1]);
+        let bias = b.op("Reshape", &[&bias, &shape], vec![]);
+        y = b.op("Add", &[&y, &bias], vec![]);
+    }
     Ok((act.apply(b, &y)?, n_out(ctx)))
 }
 

@@ -1,4 +1,4 @@
-//! SubsamplingLayer / Subsampling1DLayer (§9.7), Subsampling3DLayer (MAX) and GlobalPoolingLayer (§9.10).
+//! SubsamplingLayer / Subsampling1DLayer (§9.7), Subsampling3DLayer (MAX, AVG) and GlobalPoolingLayer (§9.10).
 
 use super::super::{batch, Builder, Kind, LayerCtx, Translated, Value};
 use super::{Mode, Window};
@@ -37,21 +37,16 @@ pub(super) fn subsampling(
             .filter(|&p| p > 0.0)
             .ok_or("PNORM pooling without a positive pnorm")
     };
-    let include = layer.bool("avgPoolIncludePadInDivisor").unwrap_or(true);
-    if win.dilated() && spatial < 3 {
-        let p = if kind == "PNORM" { pnorm()? } else { 0.0 };
-        return dilated(b, x, &win, kind, include, p);
+    if spatial == 3 {
+        return subsampling_3d(b, x, &win, kind);
     }
+    let include = layer.bool("avgPoolIncludePadInDivisor").unwrap_or(true);
     if win.dilated() {
-        return Err("dilated 3-D pooling is not translated to ONNX yet".into());
+        let p = if kind == "PNORM" { pnorm()? } else { 0.0 };
+        return dilated(b, x, &win, kind, include, p, false);
     }
     match kind {
         "MAX" => Ok(b.op("MaxPool", &[x], win.attrs(false))),
-        // Subsampling3DLayer's AVG divisor convention (libnd4j avgpool3dnew's mode flag as DL4J
-        // sets it) is not pinned down by the spec: refuse rather than guess.
-        "AVG" | "PNORM" if spatial == 3 => Err(format!(
-            "Subsampling3DLayer {kind} pooling is not translated to ONNX yet"
-        )),
         "AVG" => {
             let mut attrs = win.attrs(false);
             attrs.push(("count_include_pad", Attr::Int(include as i64)));
@@ -64,11 +59,44 @@ pub(super) fn subsampling(
     }
 }
 
+/// Subsampling3DLayer: DL4J runs libnd4j `maxpool3dnew` for MAX and `avgpool3dnew` for every
+/// other type, always with extra parameter 0, i.e. the AVG divisor is the number of in-bounds
+/// (dilated) taps: padding never counts, and the layer has no `avgPoolIncludePadInDivisor`.
+/// Windows are those of §13; Same mode takes libnd4j `calcPadding3D`'s begin pad
+/// `((out-1)·s + eK - in) / 2`, which C++ truncates toward zero and does not clamp: when
+/// `eK < s` the total can be -2 or less and the windows then start `|begin|` past `o·s`.
+fn subsampling_3d(b: &mut Builder, x: &str, win: &Window, kind: &str) -> Result<String, String> {
+    match kind {
+        // Strided windows also when a Same-mode total can go negative (eK < s): ONNX auto_pad
+        // clamps it at 0, libnd4j does not.
+        "MAX" | "AVG" if win.dilated() || shifts(win) => dilated(b, x, win, kind, false, 0.0, true),
+        "MAX" => Ok(b.op("MaxPool", &[x], win.attrs(false))),
+        "AVG" => {
+            let mut attrs = win.attrs(false);
+            attrs.push(("count_include_pad", Attr::Int(0)));
+            Ok(b.op("AveragePool", &[x], attrs))
+        }
+        // Subsampling3DLayer.PoolingType has MAX and AVG only; a PNORM set through the generic
+        // PoolingType is not a p-norm in DL4J (its forward pass runs avgpool3dnew, a plain
+        // average, and ignores pnorm), so it is refused rather than guessed.
+        "PNORM" => Err(
+            "Subsampling3DLayer supports only MAX and AVG pooling in DL4J \
+             (PNORM is not a 3-D pooling type: DL4J would silently run average pooling)"
+                .into(),
+        ),
+        other => Err(format!(
+            "poolingType {other} is not supported by Subsampling3DLayer (MAX or AVG)"
+        )),
+    }
+}
+
 /// Dilated windows, which runtimes handle unevenly (tract ignores pooling dilations and
 /// AveragePool has them only from opset 19): the input padded explicitly (-inf for MAX, 0
 /// otherwise), every tap a strided `Slice` of it, combined with `Max` / `Sum`. A tap `u` starts at
 /// `u·d` and ends `eK - 1 - u·d` before the end, so every slice has the output's size. Same
 /// mode computes its pads from the input's runtime shape.
+/// With `trunc_same`, Same mode follows libnd4j's unclamped truncated begin pad (see
+/// [`same_crop_pads`]).
 fn dilated(
     b: &mut Builder,
     x: &str,
@@ -76,9 +104,18 @@ fn dilated(
     kind: &str,
     include_pad: bool,
     p: f64,
+    trunc_same: bool,
 ) -> Result<String, String> {
     let n = win.k.len();
+    let cropped;
+    let mut x = x;
     let pads = match win.mode {
+        Mode::Same if trunc_same => {
+            let (c, pads) = same_crop_pads(b, x, win);
+            cropped = c;
+            x = &cropped;
+            pads
+        }
         Mode::Same => same_pads(b, x, win),
         Mode::Truncate | Mode::Strict => {
             let mut pads = vec![0, 0];
@@ -193,6 +230,54 @@ fn same_pads(b: &mut Builder, x: &str, win: &Window) -> String {
         &[&batch_channel, &begin, &batch_channel, &end],
         vec![("axis", Attr::Int(0))],
     )
+}
+
+/// A Same-mode axis whose total `(out-1)·s + eK - in` can be -2 or less for some input size
+/// (only when `eK < s`).
+fn shifts(win: &Window) -> bool {
+    win.mode == Mode::Same
+        && (0..win.k.len()).any(|i| win.k[i] + (win.k[i] - 1) * (win.d[i] - 1) < win.s[i])
+}
+
+/// libnd4j's Same-mode windows from the runtime input size: total `t = (⌈in/s⌉-1)·s + eK - in`,
+/// begin pad `t/2` truncated toward zero, end `t - begin`, neither clamped. Negative parts become
+/// a crop of the input (`Slice`), positive ones the returned pads; integer `Div` only ever sees
+/// non-negative operands.
+fn same_crop_pads(b: &mut Builder, x: &str, win: &Window) -> (String, String) {
+    let n = win.k.len();
+    let shape = b.op("Shape", &[x], vec![]);
+    let (start, end) = (b.ints(&[2]), b.ints(&[2 + n as i64]));
+    let size = b.op("Slice", &[&shape, &start, &end], vec![]);
+    let stride = b.ints(&win.s);
+    let ek: Vec<i64> = (0..n)
+        .map(|i| win.k[i] + (win.k[i] - 1) * (win.d[i] - 1))
+        .collect();
+    let ek = b.ints(&ek);
+    let one = b.ints(&[1]);
+    let zero = b.ints(&[0]);
+    let two = b.ints(&[2]);
+    let m1 = b.op("Sub", &[&size, &one], vec![]);
+    let last = b.op("Div", &[&m1, &stride], vec![]);
+    let span = b.op("Mul", &[&last, &stride], vec![]);
+    let span = b.op("Add", &[&span, &ek], vec![]);
+    let total = b.op("Sub", &[&span, &size], vec![]);
+    let pos = b.op("Max", &[&total, &zero], vec![]);
+    let neg_total = b.op("Sub", &[&zero, &total], vec![]);
+    let neg = b.op("Max", &[&neg_total, &zero], vec![]);
+    let pad_begin = b.op("Div", &[&pos, &two], vec![]);
+    let pad_end = b.op("Sub", &[&pos, &pad_begin], vec![]);
+    let crop_begin = b.op("Div", &[&neg, &two], vec![]);
+    let crop_end = b.op("Sub", &[&neg, &crop_begin], vec![]);
+    let stop = b.op("Sub", &[&size, &crop_end], vec![]);
+    let axes = b.ints(&(2..2 + n as i64).collect::<Vec<_>>());
+    let cropped = b.op("Slice", &[x, &crop_begin, &stop, &axes], vec![]);
+    let batch_channel = b.ints(&[0, 0]);
+    let pads = b.op(
+        "Concat",
+        &[&batch_channel, &pad_begin, &batch_channel, &pad_end],
+        vec![("axis", Attr::Int(0))],
+    );
+    (cropped, pads)
 }
 
 /// Reduce over `axes`; ReduceSum takes axes as an input from opset 13, ReduceMax/ReduceMean

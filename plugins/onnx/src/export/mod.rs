@@ -8,10 +8,13 @@ mod cnn;
 mod dense;
 mod elementwise;
 mod embedding;
+mod ocnn;
 mod preprocess;
 mod rnn;
+mod space_to_batch;
 mod vae;
 mod vertex;
+mod yolo;
 
 use std::collections::{HashMap, HashSet};
 
@@ -503,6 +506,9 @@ pub fn layer_op(b: &mut Builder, ctx: &LayerCtx, x: &Value) -> Translated {
         "VariationalAutoencoder" => vae::vae(b, ctx, x),
         "EmbeddingLayer" | "EmbeddingSequenceLayer" => embedding::embedding(b, ctx, x),
         "ElementWiseMultiplicationLayer" | "PReLULayer" => elementwise::layer(b, ctx, x),
+        "Yolo2OutputLayer" => yolo::layer(b, ctx, x),
+        "OCNNOutputLayer" => ocnn::layer(b, ctx, x),
+        "SpaceToBatchLayer" => space_to_batch::layer(b, ctx, x),
         t if cnn::handles(t) => cnn::layer(b, ctx, x),
         t if rnn::handles(t) => rnn::layer(b, ctx, x),
         other => Err(format!("{other} is not translated to ONNX yet")),

@@ -59,6 +59,9 @@ fn model_typed(layers: Vec<(Value, Vec<&str>)>, params: Vec<f64>, dtype: DType) 
                 vec![1, n],
                 match dtype {
                     DType::F32 => TensorData::F32(params.iter().map(|&v| v as f32).collect()),
+                    DType::F16 => {
+                        TensorData::F16(params.iter().map(|&v| half::f16::from_f64(v)).collect())
+                    }
                     _ => TensorData::F64(params),
                 },
             )
@@ -420,4 +423,52 @@ fn untranslatable_layers_are_all_reported_together() {
     assert!(e.contains("2 part(s)"), "{e}");
     assert!(e.contains("layer 0 (com.example.MyLayer)"), "{e}");
     assert!(e.contains("layer 2 (com.example.OtherLayer)"), "{e}");
+}
+
+#[test]
+fn half_precision_networks_export_in_f16() {
+    // Dense (ReLU) -> Output (softmax), parameters stored as f16: the graph computes in f16.
+    let (n_in, hidden, n_out) = (4, 6, 3);
+    let n = n_in * hidden + hidden + hidden * n_out + n_out;
+    let p: Vec<f64> = random(n, 21)
+        .iter()
+        .map(|&v| half::f16::from_f64(v / 4.0).to_f64())
+        .collect();
+    let a = model_typed(
+        vec![
+            (
+                layer(
+                    "DenseLayer",
+                    json!({"nin": n_in, "nout": hidden, "activationFn": act("ReLU", json!({}))}),
+                ),
+                vec!["W", "b"],
+            ),
+            (
+                layer(
+                    "OutputLayer",
+                    json!({"nin": hidden, "nout": n_out, "activationFn": act("Softmax", json!({}))}),
+                ),
+                vec!["W", "b"],
+            ),
+        ],
+        p.clone(),
+        DType::F16,
+    );
+    let x = Array2::from_shape_vec((5, n_in), random(5 * n_in, 22)).unwrap();
+    let x = x.mapv(|v| half::f16::from_f64(v).to_f64());
+    let (w0, rest) = p.split_at(n_in * hidden);
+    let (b0, rest) = rest.split_at(hidden);
+    let (w1, b1) = rest.split_at(hidden * n_out);
+    let h = (x.dot(&f_order(w0, n_in, hidden)) + &ndarray::Array1::from(b0.to_vec()))
+        .mapv(|v| v.max(0.0));
+    let mut want = h.dot(&f_order(w1, hidden, n_out)) + &ndarray::Array1::from(b1.to_vec());
+    for mut row in want.rows_mut() {
+        let m = row.fold(f64::MIN, |a, &b| a.max(b));
+        row.mapv_inplace(|v| (v - m).exp());
+        let s = row.sum();
+        row.mapv_inplace(|v| v / s);
+    }
+    let onnx = dl4j::dl4j_onnx::to_onnx(&a, 17).unwrap();
+    let got = run(&onnx, DType::F16, &x.into_dyn());
+    assert_close(&got, &want.into_dyn(), 1e-2, 1e-2, "f16 dense + softmax");
 }

@@ -24,6 +24,16 @@ pub fn run(onnx: &[u8], dtype: DType, x: &ArrayD<f64>) -> ArrayD<f64> {
                 Tensor::from_shape(&shape, &v).unwrap(),
             )
         }
+        DType::F16 => {
+            let v: Vec<tract_onnx::prelude::f16> = x
+                .iter()
+                .map(|&v| tract_onnx::prelude::f16::from_f64(v))
+                .collect();
+            (
+                tract_onnx::prelude::f16::fact(&shape).into(),
+                Tensor::from_shape(&shape, &v).unwrap(),
+            )
+        }
         d => panic!("unexpected dtype {d:?}"),
     };
     let model = tract_onnx::onnx()

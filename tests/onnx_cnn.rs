@@ -1161,3 +1161,298 @@ fn deconvolution_2d_same_stride_above_kernel() {
         }
     }
 }
+
+/// DL4J's Same-mode geometry along one axis: `out = ⌈n/s⌉` and the begin pad
+/// `((out-1)·s + eK - n) / 2` with Java / C++ integer division (truncation toward zero), not
+/// clamped: negative means the windows start that far past `o·s`. Rust's `/` on `i64` truncates
+/// the same way.
+fn dl4j_same(n: usize, k: usize, s: usize, d: usize) -> (usize, i64) {
+    let out = n.div_ceil(s);
+    let ek = (k + (k - 1) * (d - 1)) as i64;
+    let total = (out as i64 - 1) * s as i64 + ek - n as i64;
+    (out, total / 2)
+}
+
+/// In-bounds taps `(r, c, u, v)` of output `(i, j)` under DL4J's Same windows (begin pads may be
+/// negative).
+fn dl4j_taps(
+    (h, w): (usize, usize),
+    k: [usize; 2],
+    s: [usize; 2],
+    d: [usize; 2],
+    (pt, pl): (i64, i64),
+    (i, j): (usize, usize),
+) -> Vec<(usize, usize, usize, usize)> {
+    let mut v = Vec::new();
+    for u in 0..k[0] {
+        for q in 0..k[1] {
+            let r = (i * s[0] + u * d[0]) as i64 - pt;
+            let c = (j * s[1] + q * d[1]) as i64 - pl;
+            if r >= 0 && c >= 0 && (r as usize) < h && (c as usize) < w {
+                v.push((r as usize, c as usize, u, q));
+            }
+        }
+    }
+    v
+}
+
+/// DL4J Same-mode grouped convolution (w `[O, C/g, kH, kW]`) with the unclamped begin pads.
+fn dl4j_same_conv(
+    x: &Array4<f64>,
+    w: &Array4<f64>,
+    b: &Array1<f64>,
+    k: [usize; 2],
+    s: [usize; 2],
+    groups: usize,
+) -> Array4<f64> {
+    let (mb, ch, h, wd) = x.dim();
+    let o_n = w.dim().0;
+    let (oh, pt) = dl4j_same(h, k[0], s[0], 1);
+    let (ow, pl) = dl4j_same(wd, k[1], s[1], 1);
+    let (og, cg) = (o_n / groups, ch / groups);
+    Array4::from_shape_fn((mb, o_n, oh, ow), |(n, o, i, j)| {
+        let g = o / og;
+        let mut acc = b[o];
+        for (r, c, u, v) in dl4j_taps((h, wd), k, s, [1, 1], (pt, pl), (i, j)) {
+            for ci in 0..cg {
+                acc += w[[o, ci, u, v]] * x[[n, g * cg + ci, r, c]];
+            }
+        }
+        acc
+    })
+}
+
+/// DL4J Same-mode pooling with the unclamped begin pads (AVG divides by `kH·kW` or the in-bounds
+/// count).
+fn dl4j_same_pool(x: &Array4<f64>, k: [usize; 2], s: [usize; 2], kind: Pool) -> Array4<f64> {
+    let (mb, ch, h, w) = x.dim();
+    let (oh, pt) = dl4j_same(h, k[0], s[0], 1);
+    let (ow, pl) = dl4j_same(w, k[1], s[1], 1);
+    Array4::from_shape_fn((mb, ch, oh, ow), |(n, c, i, j)| {
+        let vals: Vec<f64> = dl4j_taps((h, w), k, s, [1, 1], (pt, pl), (i, j))
+            .into_iter()
+            .map(|(r, q, _, _)| x[[n, c, r, q]])
+            .collect();
+        match kind {
+            Pool::Max => vals.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            Pool::Avg { include_pad } => {
+                let div = if include_pad {
+                    (k[0] * k[1]) as f64
+                } else {
+                    vals.len() as f64
+                };
+                vals.iter().sum::<f64>() / div
+            }
+            Pool::Pnorm(p) => vals
+                .iter()
+                .map(|v| v.abs().powf(p))
+                .sum::<f64>()
+                .powf(1.0 / p),
+        }
+    })
+}
+
+fn max_err(got: &ArrayD<f64>, want: &ArrayD<f64>) -> f64 {
+    got.iter()
+        .zip(want.iter())
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max)
+}
+
+/// 2-D Same mode with the kernel below the stride (k 1 or 2, stride 3), odd input sizes whose
+/// totals are 1 (odd: the extra at the end), 0 and -1 (truncated begin pad 0). Totals of -2 or
+/// less make DL4J's `ConvolutionUtils.getSameModeTopLeftPadding` throw ("Invalid padding values
+/// calculated") for ConvolutionLayer, Depthwise, Separable and SubsamplingLayer, so only sizes
+/// DL4J accepts are exported here; the begin pads are checked to be DL4J-valid.
+#[test]
+fn same_mode_kernel_below_stride_2d_matches_dl4j() {
+    let mut worst = 0.0f64;
+    // (kernel, input h, w): H totals 1 / 0, W totals -1 / 1 / 0.
+    let cases = [
+        ([2, 1], (7, 8)),
+        ([1, 2], (7, 9)),
+        ([2, 2], (9, 7)),
+        ([2, 2], (11, 8)),
+    ];
+    let s = [3, 3];
+    for (k, (h, w)) in cases {
+        for axis in [(h, k[0]), (w, k[1])] {
+            let (_, begin) = dl4j_same(axis.0, axis.1, 3, 1);
+            assert!(begin >= 0, "case k={k:?} in=({h},{w}) is rejected by DL4J");
+        }
+        let win = Win::new(k, s, [0, 0], [1, 1], Mode::Same);
+        for channels_last in [false, true] {
+            let fmt = json!({"cnn2dDataFormat": if channels_last {"NHWC"} else {"NCHW"}});
+            let x = rand4((2, 3, h, w), 201 + h as u64 * 31 + w as u64);
+            let input = if channels_last {
+                nhwc(&x)
+            } else {
+                x.clone().into_dyn()
+            };
+            let mut compare = |got: ArrayD<f64>, want: Array4<f64>, what: String| {
+                let want = if channels_last {
+                    r::nchw_to_nhwc(&want)
+                } else {
+                    want
+                };
+                let want = want.into_dyn();
+                assert_eq!(got.shape(), want.shape(), "{what}: shape");
+                assert_close(&got, &want, RTOL, ATOL, &what);
+                worst = worst.max(max_err(&got, &want));
+            };
+            // Pooling.
+            for kind in [
+                Pool::Max,
+                Pool::Avg { include_pad: true },
+                Pool::Avg { include_pad: false },
+                Pool::Pnorm(2.0),
+            ] {
+                let fields = merge(merge(win_json(&win), pool_json(kind)), fmt.clone());
+                let got = run_one(layer("SubsamplingLayer", fields), &input);
+                let what = format!("pool {kind:?} k={k:?} in=({h},{w}) nhwc={channels_last}");
+                compare(got, dl4j_same_pool(&x, k, s, kind), what);
+            }
+            // ConvolutionLayer.
+            let (c, n_out) = (3, 2);
+            let wt = Array4::from_shape_vec(
+                (n_out, c, k[0], k[1]),
+                random(n_out * c * k[0] * k[1], 202),
+            )
+            .unwrap();
+            let bias = Array1::from(random(n_out, 203));
+            let mut params = bias.to_vec();
+            params.extend(wt.iter());
+            let fields = merge(
+                merge(win_json(&win), fmt.clone()),
+                json!({"nin": c, "nout": n_out, "activationFn": identity()}),
+            );
+            let a = model(
+                vec![(layer("ConvolutionLayer", fields), vec!["W", "b"])],
+                params,
+            );
+            let what = format!("conv k={k:?} in=({h},{w}) nhwc={channels_last}");
+            compare(
+                run_model(&a, &input),
+                dl4j_same_conv(&x, &wt, &bias, k, s, 1),
+                what,
+            );
+            // DepthwiseConvolution2D, W [kH, kW, nIn, m].
+            let m = 2;
+            let wd = Array4::from_shape_vec((k[0], k[1], c, m), random(k[0] * k[1] * c * m, 204))
+                .unwrap();
+            let bias = Array1::from(random(c * m, 205));
+            let mut params = bias.to_vec();
+            params.extend(wd.iter());
+            let fields = merge(
+                merge(win_json(&win), fmt.clone()),
+                json!({"nin": c, "nout": c * m, "depthMultiplier": m,
+                       "activationFn": identity()}),
+            );
+            let a = model(
+                vec![(layer("DepthwiseConvolution2D", fields), vec!["W", "b"])],
+                params,
+            );
+            let wg = wd
+                .view()
+                .permuted_axes([2, 3, 0, 1])
+                .as_standard_layout()
+                .to_owned()
+                .into_shape_with_order((c * m, 1, k[0], k[1]))
+                .unwrap();
+            let what = format!("depthwise k={k:?} in=({h},{w}) nhwc={channels_last}");
+            compare(
+                run_model(&a, &input),
+                dl4j_same_conv(&x, &wg, &bias, k, s, c),
+                what,
+            );
+            // SeparableConvolution2D: depthwise W [m, nIn, kH, kW] without bias, then 1×1 pW.
+            let ws = Array4::from_shape_vec((m, c, k[0], k[1]), random(m * c * k[0] * k[1], 206))
+                .unwrap();
+            let pw =
+                Array4::from_shape_vec((n_out, c * m, 1, 1), random(n_out * c * m, 207)).unwrap();
+            let bias = Array1::from(random(n_out, 208));
+            let mut params = bias.to_vec();
+            params.extend(ws.iter());
+            params.extend(pw.iter());
+            let fields = merge(
+                merge(win_json(&win), fmt.clone()),
+                json!({"nin": c, "nout": n_out, "depthMultiplier": m,
+                       "activationFn": identity()}),
+            );
+            let a = model(
+                vec![(
+                    layer("SeparableConvolution2D", fields),
+                    vec!["W", "pW", "b"],
+                )],
+                params,
+            );
+            let wg = ws
+                .view()
+                .permuted_axes([1, 0, 2, 3])
+                .as_standard_layout()
+                .to_owned()
+                .into_shape_with_order((c * m, 1, k[0], k[1]))
+                .unwrap();
+            let mid = dl4j_same_conv(&x, &wg, &Array1::zeros(c * m), k, s, c);
+            let point = Win::new([1, 1], [1, 1], [0, 0], [1, 1], Mode::Truncate);
+            let want = r::conv2d(&mid, pw.view(), Some(&bias), &point, 1);
+            let what = format!("separable k={k:?} in=({h},{w}) nhwc={channels_last}");
+            compare(run_model(&a, &input), want, what);
+        }
+    }
+    eprintln!("same_mode_kernel_below_stride_2d_matches_dl4j: max abs error {worst:e}");
+}
+
+/// Convolution1DLayer runs libnd4j `conv1d` in Same mode (no Java padding check), whose begin
+/// pad is not clamped: k 1 with stride 3 and T 9 has total -2, begin -1, so output `o` reads
+/// input `3·o + 1`; stride 4 and T 16 has total -3, begin -1 (truncated toward zero), the other
+/// 2 at the end. Also totals -1, 0 and 1 with k 2. NCW and NWC.
+#[test]
+fn convolution_1d_same_kernel_below_stride_matches_dl4j() {
+    let (c, n_out) = (3, 2);
+    let mut worst = 0.0f64;
+    for (k, s, t) in [
+        (1, 3, 9),
+        (1, 3, 10),
+        (1, 3, 11),
+        (1, 4, 16),
+        (1, 4, 15),
+        (2, 3, 9),
+        (2, 3, 7),
+        (2, 3, 11),
+    ] {
+        let wt = Array4::from_shape_vec((n_out, c, k, 1), random(n_out * c * k, 211)).unwrap();
+        let bias = Array1::from(random(n_out, 212));
+        let mut params = bias.to_vec();
+        params.extend(wt.iter());
+        for channels_last in [false, true] {
+            let fields = merge(
+                win1_json(k, s, 0, 1, Mode::Same),
+                json!({"nin": c, "nout": n_out, "activationFn": identity(),
+                       "rnnDataFormat": if channels_last {"NWC"} else {"NCW"}}),
+            );
+            let a = model(
+                vec![(layer("Convolution1DLayer", fields), vec!["W", "b"])],
+                params.clone(),
+            );
+            let x = rand3((2, c, t), 213 + t as u64);
+            // As 2-D on [b, C, T, 1] with a 1-wide dummy axis.
+            let want4 = dl4j_same_conv(&as4(&x), &wt, &bias, [k, 1], [s, 1], 1);
+            let want = want4.index_axis(Axis(3), 0).to_owned();
+            let (input, want) = if channels_last {
+                (
+                    x.view().permuted_axes([0, 2, 1]).to_owned().into_dyn(),
+                    want.view().permuted_axes([0, 2, 1]).to_owned().into_dyn(),
+                )
+            } else {
+                (x.clone().into_dyn(), want.into_dyn())
+            };
+            let what = format!("conv1d Same k={k} s={s} T={t} nwc={channels_last}");
+            let got = run_opsets(&a, &input);
+            assert_eq!(got.shape(), want.shape(), "{what}: shape");
+            assert_close(&got, &want, RTOL, ATOL, &what);
+            worst = worst.max(max_err(&got, &want));
+        }
+    }
+    eprintln!("convolution_1d_same_kernel_below_stride_matches_dl4j: max abs error {worst:e}");
+}

@@ -4,7 +4,7 @@
 
 use super::super::activation::Activation;
 use super::super::{Builder, LayerCtx};
-use super::{Mode, Window};
+use super::{pooling, Mode, Window};
 use crate::proto::{Attr, Dim};
 
 type Out = Result<(String, Option<Dim>), String>;
@@ -52,7 +52,42 @@ pub(super) fn conv(b: &mut Builder, ctx: &LayerCtx, x: &str, spatial: usize) -> 
         w = b.op("Reshape", &[&w, &shape], vec![]);
     }
     let bias = bias(b, ctx)?;
+    if spatial == 1 && pooling::shifts(&win) {
+        return conv1d_shifted(b, ctx, x, &w, bias.as_deref(), &win, act);
+    }
     let y = conv_node(b, "Conv", x, &w, bias.as_deref(), win.attrs(true), None);
+    Ok((act.apply(b, &y)?, n_out(ctx)))
+}
+
+/// Convolution1DLayer in Same mode with `eK < s`: DL4J runs libnd4j `conv1d`, whose
+/// `calcPadding2D` begin pad `t/2` (C++ truncation, `t = (⌈in/s⌉-1)·s + eK - in`) is not clamped,
+/// so for `t ≤ -2` the windows start `|t/2|` past `o·s`, where ONNX `auto_pad` would clamp it to
+/// 0. The input is cropped / zero-padded from its runtime size (as for 3-D pooling) and convolved
+/// without padding. (The 2-D layers and Subsampling1D reject `t ≤ -2`: DL4J's
+/// `getSameModeTopLeftPadding` throws, and for `t ≥ -1` `SAME_UPPER` is exact.)
+fn conv1d_shifted(
+    b: &mut Builder,
+    ctx: &LayerCtx,
+    x: &str,
+    w: &str,
+    bias: Option<&str>,
+    win: &Window,
+    act: Activation,
+) -> Out {
+    let (cropped, pads) = pooling::same_crop_pads(b, x, win);
+    let zero = b.scalar(0.0);
+    let padded = b.op(
+        "Pad",
+        &[&cropped, &pads, &zero],
+        vec![("mode", Attr::Str("constant".into()))],
+    );
+    let attrs = vec![
+        ("kernel_shape", Attr::Ints(win.k.clone())),
+        ("strides", Attr::Ints(win.s.clone())),
+        ("dilations", Attr::Ints(win.d.clone())),
+        ("pads", Attr::Ints(vec![0; 2 * win.k.len()])),
+    ];
+    let y = conv_node(b, "Conv", &padded, w, bias, attrs, None);
     Ok((act.apply(b, &y)?, n_out(ctx)))
 }
 

@@ -252,7 +252,10 @@ impl Window {
 
     /// `kernel_shape`, `strides` and the padding of §13. Same mode is `auto_pad = SAME_UPPER`:
     /// total `(out-1)·s + eK - in` with the odd extra at the end, exactly DL4J's split, and it
-    /// needs no static input size.
+    /// needs no static input size. A total of -1 (`eK < s`) truncates to begin pad 0 in DL4J
+    /// too; -2 or less makes DL4J's 2-D layers throw (`getSameModeTopLeftPadding`), while
+    /// Convolution1D / 3-D pooling shift the windows instead (see `conv1d_shifted`,
+    /// `subsampling_3d`).
     fn attrs(&self, dilations: bool) -> Vec<(&'static str, Attr)> {
         let mut a = vec![
             ("kernel_shape", Attr::Ints(self.k.clone())),

@@ -234,7 +234,7 @@ fn same_pads(b: &mut Builder, x: &str, win: &Window) -> String {
 
 /// A Same-mode axis whose total `(out-1)·s + eK - in` can be -2 or less for some input size
 /// (only when `eK < s`).
-fn shifts(win: &Window) -> bool {
+pub(super) fn shifts(win: &Window) -> bool {
     win.mode == Mode::Same
         && (0..win.k.len()).any(|i| win.k[i] + (win.k[i] - 1) * (win.d[i] - 1) < win.s[i])
 }
@@ -243,7 +243,7 @@ fn shifts(win: &Window) -> bool {
 /// begin pad `t/2` truncated toward zero, end `t - begin`, neither clamped. Negative parts become
 /// a crop of the input (`Slice`), positive ones the returned pads; integer `Div` only ever sees
 /// non-negative operands.
-fn same_crop_pads(b: &mut Builder, x: &str, win: &Window) -> (String, String) {
+pub(super) fn same_crop_pads(b: &mut Builder, x: &str, win: &Window) -> (String, String) {
     let n = win.k.len();
     let shape = b.op("Shape", &[x], vec![]);
     let (start, end) = (b.ints(&[2]), b.ints(&[2 + n as i64]));

@@ -1105,10 +1105,7 @@ fn subsampling_3d_avg_excludes_padding_same_and_dilated() {
             } else {
                 got[[0, 1, 0, 0, 0]]
             };
-            assert!(
-                (corner - sum / 4.0).abs() < ATOL,
-                "{what}: corner {corner}"
-            );
+            assert!((corner - sum / 4.0).abs() < ATOL, "{what}: corner {corner}");
         }
     }
 }

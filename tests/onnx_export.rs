@@ -174,3 +174,47 @@ fn damaged_onnx_files_are_clear_errors() {
         assert_eq!(std::fs::read(&p).unwrap(), bytes, "{name}: input touched");
     }
 }
+
+/// The fixture with its parameters rounded to f16 (optimizer state dropped).
+fn as_f16(mut a: Archive) -> Archive {
+    let v: Vec<half::f16> = a
+        .params
+        .tensor
+        .to_f64_vec()
+        .into_iter()
+        .map(half::f16::from_f64)
+        .collect();
+    let shape = a.params.tensor.shape().to_vec();
+    a.params.tensor = dl4j::Tensor::new(shape, dl4j::TensorData::F16(v)).unwrap();
+    a.updater_state = None;
+    a
+}
+
+#[test]
+fn half_precision_recurrent_and_convolutional_exports_run() {
+    // Recurrent layers of f16 networks compute in f32 between Casts; the rest stays f16.
+    for (model, input, output) in [
+        (
+            "dl4j/1.0.0-beta6/GravesLSTMCharModelingExample_100b6.bin",
+            "dl4j/1.0.0-beta6/GravesLSTMCharModelingExample_Input_100b6.bin",
+            "dl4j/1.0.0-beta6/GravesLSTMCharModelingExample_Output_100b6.bin",
+        ),
+        (
+            "dl4j/1.0.0-beta4/SyntheticCNN_100b4.bin",
+            "dl4j/1.0.0-beta4/SyntheticCNN_Input_100b4.bin",
+            "dl4j/1.0.0-beta4/SyntheticCNN_Output_100b4.bin",
+        ),
+    ] {
+        let a = as_f16(open(model));
+        let onnx = export(&a, model);
+        let x = read_array(input).mapv(|v| half::f16::from_f64(v).to_f64());
+        let got = run(&onnx, dl4j::DType::F16, &x);
+        assert_close(
+            &got,
+            &read_array(output),
+            1e-2,
+            1e-2,
+            &format!("{model} in f16"),
+        );
+    }
+}

@@ -44,6 +44,8 @@ pub struct Builder<'p> {
     params: &'p HashSet<&'p str>,
     next: usize,
     batch_source: Option<String>,
+    /// Parameters read through another value (a Cast) while a layer computes in another dtype.
+    renames: HashMap<String, String>,
 }
 
 impl<'p> Builder<'p> {
@@ -56,6 +58,7 @@ impl<'p> Builder<'p> {
             params,
             next: 0,
             batch_source: None,
+            renames: HashMap::new(),
         }
     }
 
@@ -180,7 +183,9 @@ impl<'p> Builder<'p> {
 
     /// A DL4J parameter tensor by full key; it must have been exported under that name.
     pub fn param(&self, name: &str) -> std::result::Result<String, String> {
-        if self.params.contains(name) {
+        if let Some(r) = self.renames.get(name) {
+            Ok(r.clone())
+        } else if self.params.contains(name) {
             Ok(name.to_string())
         } else {
             Err(format!(
@@ -560,7 +565,34 @@ pub fn layer_op(b: &mut Builder, ctx: &LayerCtx, x: &Value) -> Translated {
         "OCNNOutputLayer" => ocnn::layer(b, ctx, x),
         "SpaceToBatchLayer" => space_to_batch::layer(b, ctx, x),
         t if cnn::handles(t) => cnn::layer(b, ctx, x),
+        t if rnn::handles(t) && b.dtype == DType::F16 => recurrent_in_f32(b, ctx, x),
         t if rnn::handles(t) => rnn::layer(b, ctx, x),
         other => Err(format!("{other} is not translated to ONNX yet")),
     }
+}
+
+/// A recurrent layer of an f16 network, computed in f32 between Casts: ONNX Runtime's graph
+/// optimizer crashes on f16 Scan graphs (onnxruntime 1.32), and f16 state over long sequences
+/// gains nothing.
+fn recurrent_in_f32(b: &mut Builder, ctx: &LayerCtx, x: &Value) -> Translated {
+    let prefix = format!("{}_", ctx.prefix);
+    let mut own: Vec<String> = b
+        .params
+        .iter()
+        .filter(|n| n.starts_with(&prefix))
+        .map(|n| n.to_string())
+        .collect();
+    own.sort();
+    for name in own {
+        let c = b.op_raw("Cast", &[&name], vec![("to", Attr::Int(1))]);
+        b.renames.insert(name, c);
+    }
+    let xin = b.op_raw("Cast", &[&x.name], vec![("to", Attr::Int(1))]);
+    b.dtype = DType::F32;
+    let y = rnn::layer(b, ctx, &Value::new(xin, x.kind, x.dims.clone()));
+    b.dtype = DType::F16;
+    b.renames.clear();
+    let y = y?;
+    let out = b.op_raw("Cast", &[&y.name], vec![("to", Attr::Int(10))]);
+    Ok(Value::new(out, y.kind, y.dims))
 }

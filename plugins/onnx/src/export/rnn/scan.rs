@@ -35,6 +35,7 @@ fn scan(
     // a subgraph from redefining an outer name).
     let mut body = Builder::new(b.dtype, b.opset, b.params);
     body.next = b.next;
+    body.renames = b.renames.clone();
     let state_in: Vec<String> = (0..states).map(|_| body.fresh("state")).collect();
     let xs: Vec<String> = (0..seqs.len()).map(|_| body.fresh("x_t")).collect();
     let (new_states, y) = step(&mut body, &state_in, &xs)?;

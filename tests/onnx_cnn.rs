@@ -7,8 +7,8 @@ mod common;
 use common::cnn_reference::{self as r, Mode, Pool, Win};
 use common::onnx_run::{assert_close, run};
 use common::reference::{read_array, read_array_typed};
-use dl4j::nd4j::{Encoding, Nd4jArray};
-use dl4j::{Archive, Configuration, DType, Origin, ParamsStorage, Tensor, TensorData};
+use common::synthetic::{layer, mln, uniform};
+use dl4j::{Archive, DType};
 use ndarray::{Array1, Array2, Array3, Array4, ArrayD, Axis};
 use serde_json::{json, Value};
 
@@ -18,68 +18,13 @@ use serde_json::{json, Value};
 const RTOL: f64 = 1e-5;
 const ATOL: f64 = 1e-5;
 
-/// Deterministic values in [-2, 2) (xorshift), so failures reproduce.
-fn random(n: usize, seed: u64) -> Vec<f64> {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 11) as f64 / (1u64 << 53) as f64 * 4.0 - 2.0
-        })
-        .collect()
-}
-
 fn rand4(shape: (usize, usize, usize, usize), seed: u64) -> Array4<f64> {
     let n = shape.0 * shape.1 * shape.2 * shape.3;
     Array4::from_shape_vec(shape, random(n, seed)).unwrap()
 }
 
-fn layer(class: &str, fields: Value) -> Value {
-    let mut v = json!({"@class": format!("org.deeplearning4j.nn.conf.layers.{class}")});
-    v.as_object_mut()
-        .unwrap()
-        .extend(fields.as_object().unwrap().clone());
-    v
-}
-
 fn identity() -> Value {
     json!({"@class": "org.nd4j.linalg.activations.impl.ActivationIdentity"})
-}
-
-/// A MultiLayerNetwork archive with these layers and flat f64 parameters (DL4J's order).
-fn model(layers: Vec<(Value, Vec<&str>)>, params: Vec<f64>) -> Archive {
-    let confs: Vec<Value> = layers
-        .into_iter()
-        .map(|(l, vars)| json!({"layer": l, "variables": vars}))
-        .collect();
-    let config =
-        Configuration::parse(serde_json::to_string_pretty(&json!({"confs": confs})).unwrap())
-            .unwrap();
-    let n = params.len();
-    let storage = if n == 0 {
-        ParamsStorage::Empty { marker: true }
-    } else {
-        ParamsStorage::Array
-    };
-    Archive {
-        config,
-        params: Nd4jArray::new(
-            Tensor::new(vec![1, n], TensorData::F64(params)).unwrap(),
-            Encoding::Modern,
-        ),
-        params_storage: storage,
-        updater_state: None,
-        normalizer: None,
-        objects: vec![],
-        unknown_entries: vec![],
-        origin: Origin {
-            format: "test".into(),
-            encoding: Some(Encoding::Modern),
-            dtype: DType::F64,
-        },
-    }
 }
 
 /// One parameterless layer on `x`.
@@ -555,7 +500,7 @@ fn behind(bn: &Archive, first: Value) -> Archive {
     let bn_layer = bn.config.value()["confs"][0].clone();
     let confs = json!({"confs": [{"layer": first, "variables": []}, bn_layer]});
     Archive {
-        config: Configuration::parse(serde_json::to_string(&confs).unwrap()).unwrap(),
+        config: dl4j::Configuration::parse(serde_json::to_string(&confs).unwrap()).unwrap(),
         ..bn.clone()
     }
 }
@@ -1455,4 +1400,14 @@ fn convolution_1d_same_kernel_below_stride_matches_dl4j() {
         }
     }
     eprintln!("convolution_1d_same_kernel_below_stride_matches_dl4j: max abs error {worst:e}");
+}
+
+/// Values in [-2, 2).
+fn random(n: usize, seed: u64) -> Vec<f64> {
+    uniform(n, seed, -2.0, 2.0)
+}
+
+/// An f64 MultiLayerNetwork.
+fn model(layers: Vec<(Value, Vec<&str>)>, params: Vec<f64>) -> Archive {
+    mln(layers, params, DType::F64)
 }

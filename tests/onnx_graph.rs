@@ -5,53 +5,14 @@
 mod common;
 
 use common::onnx_run::assert_close;
-use dl4j::nd4j::{Encoding, Nd4jArray};
-use dl4j::{Archive, Configuration, DType, Origin, ParamsStorage, Tensor as DlTensor, TensorData};
+use common::synthetic::{layer, uniform};
+use dl4j::{Archive, DType};
 use ndarray::{concatenate, s, Array2, Array3, ArrayD, Axis, IxDyn};
 use serde_json::{json, Value};
 use tract_onnx::prelude::*;
 
-/// Deterministic values in [-4, 4).
-fn random(n: usize, seed: u64) -> Vec<f64> {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 11) as f64 / (1u64 << 53) as f64 * 8.0 - 4.0
-        })
-        .collect()
-}
-
 fn arr(shape: &[usize], seed: u64) -> ArrayD<f64> {
     ArrayD::from_shape_vec(IxDyn(shape), random(shape.iter().product(), seed)).unwrap()
-}
-
-fn archive(config: Value, params: Vec<f64>) -> Archive {
-    let config = Configuration::parse(serde_json::to_string_pretty(&config).unwrap()).unwrap();
-    let n = params.len();
-    Archive {
-        config,
-        params: Nd4jArray::new(
-            DlTensor::new(vec![1, n], TensorData::F64(params)).unwrap(),
-            Encoding::Modern,
-        ),
-        params_storage: if n == 0 {
-            ParamsStorage::Empty { marker: true }
-        } else {
-            ParamsStorage::Array
-        },
-        updater_state: None,
-        normalizer: None,
-        objects: vec![],
-        unknown_entries: vec![],
-        origin: Origin {
-            format: "test".into(),
-            encoding: Some(Encoding::Modern),
-            dtype: DType::F64,
-        },
-    }
 }
 
 fn vertex(class: &str, fields: Value) -> Value {
@@ -67,14 +28,6 @@ fn layer_vertex(layer: Value, vars: &[&str]) -> Value {
         "LayerVertex",
         json!({"layerConf": {"layer": layer, "variables": vars}, "preProcessor": null}),
     )
-}
-
-fn layer(class: &str, fields: Value) -> Value {
-    let mut v = json!({"@class": format!("org.deeplearning4j.nn.conf.layers.{class}")});
-    v.as_object_mut()
-        .unwrap()
-        .extend(fields.as_object().unwrap().clone());
-    v
 }
 
 fn identity() -> Value {
@@ -602,4 +555,14 @@ fn frozen_vertex_computes_what_it_wraps() {
     let b = arr(&[2, 3], 21);
     let out = run_all(&archive(g, vec![]), &[a.clone(), b.clone()]);
     close(&out[0], &(&a * &b), "frozen product vertex");
+}
+
+/// Values in [-4, 4).
+fn random(n: usize, seed: u64) -> Vec<f64> {
+    uniform(n, seed, -4.0, 4.0)
+}
+
+/// An f64 archive of `config`.
+fn archive(config: Value, params: Vec<f64>) -> Archive {
+    common::synthetic::archive(&config, params, DType::F64)
 }

@@ -6,80 +6,10 @@
 mod common;
 
 use common::onnx_run::{assert_close, run};
-use dl4j::nd4j::{Encoding, Nd4jArray};
-use dl4j::{Archive, Configuration, DType, Origin, ParamsStorage, Tensor, TensorData};
+use common::synthetic::{layer, mln as model_typed, uniform};
+use dl4j::{Archive, DType};
 use ndarray::{Array2, ArrayD, Ix2};
 use serde_json::{json, Value};
-
-/// Deterministic values in [-4, 4) (xorshift), so failures reproduce.
-fn random(n: usize, seed: u64) -> Vec<f64> {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 11) as f64 / (1u64 << 53) as f64 * 8.0 - 4.0
-        })
-        .collect()
-}
-
-fn layer(class: &str, fields: Value) -> Value {
-    let mut v = json!({"@class": format!("org.deeplearning4j.nn.conf.layers.{class}")});
-    v.as_object_mut()
-        .unwrap()
-        .extend(fields.as_object().unwrap().clone());
-    v
-}
-
-/// A MultiLayerNetwork archive with these layers and flat f64 parameters.
-fn model(layers: Vec<(Value, Vec<&str>)>, params: Vec<f64>) -> Archive {
-    model_typed(layers, params, DType::F64)
-}
-
-/// [`model`] with parameters stored as f32 or f64.
-fn model_typed(layers: Vec<(Value, Vec<&str>)>, params: Vec<f64>, dtype: DType) -> Archive {
-    let confs: Vec<Value> = layers
-        .into_iter()
-        .map(|(l, vars)| json!({"layer": l, "variables": vars}))
-        .collect();
-    let config =
-        Configuration::parse(serde_json::to_string_pretty(&json!({"confs": confs})).unwrap())
-            .unwrap();
-    let n = params.len();
-    let storage = if n == 0 {
-        ParamsStorage::Empty { marker: true }
-    } else {
-        ParamsStorage::Array
-    };
-    Archive {
-        config,
-        params: Nd4jArray::new(
-            Tensor::new(
-                vec![1, n],
-                match dtype {
-                    DType::F32 => TensorData::F32(params.iter().map(|&v| v as f32).collect()),
-                    DType::F16 => {
-                        TensorData::F16(params.iter().map(|&v| half::f16::from_f64(v)).collect())
-                    }
-                    _ => TensorData::F64(params),
-                },
-            )
-            .unwrap(),
-            Encoding::Modern,
-        ),
-        params_storage: storage,
-        updater_state: None,
-        normalizer: None,
-        objects: vec![],
-        unknown_entries: vec![],
-        origin: Origin {
-            format: "test".into(),
-            encoding: Some(Encoding::Modern),
-            dtype,
-        },
-    }
-}
 
 fn export_run(a: &Archive, x: &ArrayD<f64>) -> ArrayD<f64> {
     let onnx = dl4j::dl4j_onnx::to_onnx(a, 17).unwrap();
@@ -471,4 +401,14 @@ fn half_precision_networks_export_in_f16() {
     let onnx = dl4j::dl4j_onnx::to_onnx(&a, 17).unwrap();
     let got = run(&onnx, DType::F16, &x.into_dyn());
     assert_close(&got, &want.into_dyn(), 1e-2, 1e-2, "f16 dense + softmax");
+}
+
+/// Values in [-4, 4).
+fn random(n: usize, seed: u64) -> Vec<f64> {
+    uniform(n, seed, -4.0, 4.0)
+}
+
+/// An f64 MultiLayerNetwork.
+fn model(layers: Vec<(Value, Vec<&str>)>, params: Vec<f64>) -> Archive {
+    model_typed(layers, params, DType::F64)
 }

@@ -5,62 +5,10 @@
 mod common;
 
 use common::onnx_run::{assert_close, run};
-use dl4j::nd4j::{Encoding, Nd4jArray};
-use dl4j::{Archive, Configuration, DType, Origin, ParamsStorage, Tensor, TensorData};
+use common::synthetic::{layer, mln, uniform};
+use dl4j::{Archive, DType};
 use ndarray::{Array2, Array4, ArrayD, Ix4};
 use serde_json::{json, Value};
-
-/// Deterministic values in [-4, 4) (xorshift), so failures reproduce.
-fn random(n: usize, seed: u64) -> Vec<f64> {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 11) as f64 / (1u64 << 53) as f64 * 8.0 - 4.0
-        })
-        .collect()
-}
-
-fn layer(class: &str, fields: Value) -> Value {
-    let mut v = json!({ "@class": class });
-    v.as_object_mut()
-        .unwrap()
-        .extend(fields.as_object().unwrap().clone());
-    v
-}
-
-/// A one-layer MultiLayerNetwork archive with flat f64 parameters.
-fn model(l: Value, vars: Vec<&str>, params: Vec<f64>) -> Archive {
-    let config = Configuration::parse(
-        serde_json::to_string_pretty(&json!({"confs": [{"layer": l, "variables": vars}]})).unwrap(),
-    )
-    .unwrap();
-    let n = params.len();
-    let storage = if n == 0 {
-        ParamsStorage::Empty { marker: true }
-    } else {
-        ParamsStorage::Array
-    };
-    Archive {
-        config,
-        params: Nd4jArray::new(
-            Tensor::new(vec![1, n], TensorData::F64(params)).unwrap(),
-            Encoding::Modern,
-        ),
-        params_storage: storage,
-        updater_state: None,
-        normalizer: None,
-        objects: vec![],
-        unknown_entries: vec![],
-        origin: Origin {
-            format: "test".into(),
-            encoding: Some(Encoding::Modern),
-            dtype: DType::F64,
-        },
-    }
-}
 
 fn export_run(a: &Archive, x: &ArrayD<f64>, opset: i64) -> ArrayD<f64> {
     let onnx = dl4j::dl4j_onnx::to_onnx(a, opset).unwrap();
@@ -228,4 +176,14 @@ fn space_to_batch_follows_tensorflow_batch_order() {
             );
         }
     }
+}
+
+/// Values in [-4, 4).
+fn random(n: usize, seed: u64) -> Vec<f64> {
+    uniform(n, seed, -4.0, 4.0)
+}
+
+/// An f64 MultiLayerNetwork of one layer.
+fn model(l: Value, vars: Vec<&str>, params: Vec<f64>) -> Archive {
+    mln(vec![(l, vars)], params, DType::F64)
 }

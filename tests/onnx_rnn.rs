@@ -8,8 +8,8 @@ use common::fixture;
 use common::onnx_run::{assert_close, run};
 use common::reference::{max_abs_diff, read_array, read_array_typed};
 use common::rnn_reference::{self as reference, combine, reverse_time, sigmoid, swap_nwc};
-use dl4j::nd4j::{Encoding, Nd4jArray};
-use dl4j::{Archive, Configuration, DType, Origin, ParamsStorage, Tensor, TensorData};
+use common::synthetic::{layer, mln as model_typed, uniform};
+use dl4j::{Archive, DType};
 use ndarray::{Array1, Array2, Array3};
 use serde_json::{json, Value};
 
@@ -65,21 +65,6 @@ fn bidirectional_graph_runs_in_tract_with_dl4j_output_100b6() {
 
 // ---- small networks built in code ------------------------------------------------------------
 
-/// Deterministic values in [-scale, scale) (xorshift), rounded to f32 so the f32 network and
-/// the f64 reference see the same numbers.
-fn random(n: usize, seed: u64, scale: f64) -> Vec<f64> {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            let u = (s >> 11) as f64 / (1u64 << 53) as f64;
-            ((u * 2.0 - 1.0) * scale) as f32 as f64
-        })
-        .collect()
-}
-
 fn mat(rows: usize, cols: usize, seed: u64) -> Array2<f64> {
     Array2::from_shape_vec((rows, cols), random(rows * cols, seed, 1.0)).unwrap()
 }
@@ -98,14 +83,6 @@ fn f_order(m: &Array2<f64>) -> Vec<f64> {
     m.t().iter().copied().collect()
 }
 
-fn layer(class: &str, fields: Value) -> Value {
-    let mut v = json!({"@class": format!("org.deeplearning4j.nn.conf.layers.{class}")});
-    v.as_object_mut()
-        .unwrap()
-        .extend(fields.as_object().unwrap().clone());
-    v
-}
-
 fn act(name: &str) -> Value {
     json!({"@class": format!("org.nd4j.linalg.activations.impl.Activation{name}")})
 }
@@ -113,47 +90,6 @@ fn act(name: &str) -> Value {
 /// A float32 MultiLayerNetwork archive with these layers and flat parameters.
 fn model(layers: Vec<(Value, Vec<&str>)>, params: Vec<f64>) -> Archive {
     model_typed(layers, params, DType::F32)
-}
-
-/// [`model`] with parameters stored as f32 or f64.
-fn model_typed(layers: Vec<(Value, Vec<&str>)>, params: Vec<f64>, dtype: DType) -> Archive {
-    let confs: Vec<Value> = layers
-        .into_iter()
-        .map(|(l, vars)| json!({"layer": l, "variables": vars}))
-        .collect();
-    let config =
-        Configuration::parse(serde_json::to_string_pretty(&json!({"confs": confs})).unwrap())
-            .unwrap();
-    let n = params.len();
-    let storage = if n == 0 {
-        ParamsStorage::Empty { marker: true }
-    } else {
-        ParamsStorage::Array
-    };
-    Archive {
-        config,
-        params: Nd4jArray::new(
-            Tensor::new(
-                vec![1, n],
-                match dtype {
-                    DType::F32 => TensorData::F32(params.iter().map(|&v| v as f32).collect()),
-                    _ => TensorData::F64(params),
-                },
-            )
-            .unwrap(),
-            Encoding::Modern,
-        ),
-        params_storage: storage,
-        updater_state: None,
-        normalizer: None,
-        objects: vec![],
-        unknown_entries: vec![],
-        origin: Origin {
-            format: "test".into(),
-            encoding: Some(Encoding::Modern),
-            dtype,
-        },
-    }
 }
 
 fn export_run(a: &Archive, x: &Array3<f64>) -> ndarray::ArrayD<f64> {
@@ -979,4 +915,12 @@ fn last_time_step_of_graves_bidirectional_nwc_simple_rnn_and_mask_zero() {
     let want = last(&y);
     assert!(want.slice(ndarray::s![1, ..]).iter().all(|&v| v == 0.0));
     check(&a, &x, want, "LastTimeStep(MaskZeroLayer(LSTM))");
+}
+
+/// Values in [-scale, scale), rounded to f32 so f32 and f64 networks see the same numbers.
+fn random(n: usize, seed: u64, scale: f64) -> Vec<f64> {
+    uniform(n, seed, -scale, scale)
+        .into_iter()
+        .map(|v| v as f32 as f64)
+        .collect()
 }

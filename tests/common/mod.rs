@@ -5,6 +5,7 @@ pub mod cnn_reference;
 pub mod onnx_run;
 pub mod reference;
 pub mod rnn_reference;
+pub mod synthetic;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -3,7 +3,7 @@
 
 use super::activation::Activation;
 use super::{batch, Builder, Kind, LayerCtx, Translated, Value};
-use crate::proto::{Attr, Dim};
+use crate::proto::Dim;
 
 pub fn dense(b: &mut Builder, ctx: &LayerCtx, x: &Value) -> Translated {
     let layer = ctx.layer;
@@ -34,7 +34,7 @@ pub fn dense(b: &mut Builder, ctx: &LayerCtx, x: &Value) -> Translated {
     let mut z = b.op("MatMul", &[&x.name, &w], Vec::new());
     if layer_norm {
         let g = ctx.param(b, "g")?;
-        z = standardize_rows(b, &z);
+        z = b.standardize_rows(&z);
         z = b.op("Mul", &[&z, &g], Vec::new());
     }
     if let Some(bias) = bias {
@@ -45,19 +45,4 @@ pub fn dense(b: &mut Builder, ctx: &LayerCtx, x: &Value) -> Translated {
         Kind::FeedForward,
         vec![batch(), n_out],
     ))
-}
-
-/// libnd4j `standardize` over axis 1: `(z - mean) / std` with the population std and no
-/// epsilon; 0/0 (constant rows) becomes 0, as DL4J replaces NaN.
-fn standardize_rows(b: &mut Builder, z: &str) -> String {
-    let mean = b.reduce_mean(z, &[1]);
-    let c = b.op("Sub", &[z, &mean], Vec::new());
-    let sq = b.op("Mul", &[&c, &c], Vec::new());
-    let var = b.reduce_mean(&sq, &[1]);
-    let std = b.op("Sqrt", &[&var], Vec::new());
-    let s = b.op("Div", &[&c, &std], Vec::new());
-    // NaN is the only value unequal to itself; `IsNaN` lacks f64 kernels in some runtimes.
-    let not_nan = b.op("Equal", &[&s, &s], Vec::new());
-    let zero = b.scalar(0.0);
-    b.op("Where", &[&not_nan, &s, &zero], Vec::<(&str, Attr)>::new())
 }

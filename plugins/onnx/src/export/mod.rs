@@ -167,6 +167,22 @@ impl<'p> Builder<'p> {
         }
     }
 
+    /// libnd4j `standardize` over axis 1 (DL4J's layer norm): `(z - mean) / std` with the
+    /// population std and no epsilon; 0/0 (constant rows, e.g. a zero recurrent state) becomes
+    /// 0, as DL4J replaces NaN.
+    pub fn standardize_rows(&mut self, z: &str) -> String {
+        let mean = self.reduce_mean(z, &[1]);
+        let c = self.op("Sub", &[z, &mean], Vec::new());
+        let sq = self.op("Mul", &[&c, &c], Vec::new());
+        let var = self.reduce_mean(&sq, &[1]);
+        let std = self.op("Sqrt", &[&var], Vec::new());
+        let s = self.op("Div", &[&c, &std], Vec::new());
+        // NaN is the only value unequal to itself; `IsNaN` lacks f64 kernels in some runtimes.
+        let not_nan = self.op("Equal", &[&s, &s], Vec::new());
+        let zero = self.scalar(0.0);
+        self.op("Where", &[&not_nan, &s, &zero], Vec::new())
+    }
+
     /// `Shape(x)[from..to]` as an int64 vector.
     pub fn shape_slice(&mut self, x: &str, from: i64, to: i64) -> String {
         let s = self.op("Shape", &[x], Vec::new());

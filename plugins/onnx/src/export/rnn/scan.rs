@@ -161,21 +161,6 @@ pub(super) fn lstm(
     })
 }
 
-/// libnd4j `standardize` over axis 1 of `[batch, h]`: `(z - mean) / std`, population std, no
-/// epsilon, NaN (constant rows, e.g. the zero initial state) replaced by 0.
-fn standardize(b: &mut Builder, z: &str) -> String {
-    let mean = b.reduce_mean(z, &[1]);
-    let c = b.op("Sub", &[z, &mean], Vec::new());
-    let sq = b.op("Mul", &[&c, &c], Vec::new());
-    let var = b.reduce_mean(&sq, &[1]);
-    let std = b.op("Sqrt", &[&var], Vec::new());
-    let s = b.op("Div", &[&c, &std], Vec::new());
-    // NaN is the only value unequal to itself.
-    let not_nan = b.op("Equal", &[&s, &s], Vec::new());
-    let zero = b.scalar(0.0);
-    b.op("Where", &[&not_nan, &s, &zero], Vec::new())
-}
-
 /// SimpleRnn (spec §9.16) with any activation: `h_t = act(x_t·W + h_{t-1}·RW + b)`; with the
 /// layer-norm gains `g [2h]` (input half, recurrent half) DL4J's
 /// `h_t = act(gx ⊙ std(x_t·W) + b + gr ⊙ std(h_{t-1}·RW))` (the recurrent term at t = 0 is
@@ -209,9 +194,9 @@ pub(super) fn simple_rnn(
         let mut zx = b.op("MatMul", &[&xs[0], w], Vec::new());
         let mut zr = b.op("MatMul", &[&s[0], rw], Vec::new());
         if let Some((gx, gr)) = &gains {
-            let nx = standardize(b, &zx);
+            let nx = b.standardize_rows(&zx);
             zx = b.op("Mul", &[&nx, gx], Vec::new());
-            let nr = standardize(b, &zr);
+            let nr = b.standardize_rows(&zr);
             zr = b.op("Mul", &[&nr, gr], Vec::new());
         }
         let z = b.op("Add", &[&zx, &bias], Vec::new());

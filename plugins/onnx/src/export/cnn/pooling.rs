@@ -200,9 +200,9 @@ fn dilated(
     }
 }
 
-/// Same-mode pads of §13 computed from the runtime input size: per spatial axis
-/// `out = ⌈in/s⌉`, total `max(0, (out-1)·s + eK - in)`, `⌊total/2⌋` first, the rest last.
-fn same_pads(b: &mut Builder, x: &str, win: &Window) -> String {
+/// Per spatial axis, from the runtime input size: the unclamped Same-mode total
+/// `(⌈in/s⌉ - 1)·s + eK - in`, and the sizes.
+fn same_total(b: &mut Builder, x: &str, win: &Window) -> (String, String) {
     let n = win.k.len();
     let shape = b.op("Shape", &[x], vec![]);
     let (start, end) = (b.ints(&[2]), b.ints(&[2 + n as i64]));
@@ -213,14 +213,20 @@ fn same_pads(b: &mut Builder, x: &str, win: &Window) -> String {
         .collect();
     let ek = b.ints(&ek);
     let one = b.ints(&[1]);
-    let zero = b.ints(&[0]);
-    let two = b.ints(&[2]);
     // ⌈in/s⌉ - 1 = ⌊(in - 1)/s⌋ (sizes are positive, integer Div truncates).
     let m1 = b.op("Sub", &[&size, &one], vec![]);
     let last = b.op("Div", &[&m1, &stride], vec![]);
     let span = b.op("Mul", &[&last, &stride], vec![]);
     let span = b.op("Add", &[&span, &ek], vec![]);
-    let total = b.op("Sub", &[&span, &size], vec![]);
+    (b.op("Sub", &[&span, &size], vec![]), size)
+}
+
+/// Same-mode pads of §13 computed from the runtime input size: per spatial axis
+/// `out = ⌈in/s⌉`, total `max(0, (out-1)·s + eK - in)`, `⌊total/2⌋` first, the rest last.
+fn same_pads(b: &mut Builder, x: &str, win: &Window) -> String {
+    let (total, _) = same_total(b, x, win);
+    let zero = b.ints(&[0]);
+    let two = b.ints(&[2]);
     let total = b.op("Max", &[&total, &zero], vec![]);
     let begin = b.op("Div", &[&total, &two], vec![]);
     let end = b.op("Sub", &[&total, &begin], vec![]);
@@ -245,22 +251,9 @@ pub(super) fn shifts(win: &Window) -> bool {
 /// non-negative operands.
 pub(super) fn same_crop_pads(b: &mut Builder, x: &str, win: &Window) -> (String, String) {
     let n = win.k.len();
-    let shape = b.op("Shape", &[x], vec![]);
-    let (start, end) = (b.ints(&[2]), b.ints(&[2 + n as i64]));
-    let size = b.op("Slice", &[&shape, &start, &end], vec![]);
-    let stride = b.ints(&win.s);
-    let ek: Vec<i64> = (0..n)
-        .map(|i| win.k[i] + (win.k[i] - 1) * (win.d[i] - 1))
-        .collect();
-    let ek = b.ints(&ek);
-    let one = b.ints(&[1]);
+    let (total, size) = same_total(b, x, win);
     let zero = b.ints(&[0]);
     let two = b.ints(&[2]);
-    let m1 = b.op("Sub", &[&size, &one], vec![]);
-    let last = b.op("Div", &[&m1, &stride], vec![]);
-    let span = b.op("Mul", &[&last, &stride], vec![]);
-    let span = b.op("Add", &[&span, &ek], vec![]);
-    let total = b.op("Sub", &[&span, &size], vec![]);
     let pos = b.op("Max", &[&total, &zero], vec![]);
     let neg_total = b.op("Sub", &[&zero, &total], vec![]);
     let neg = b.op("Max", &[&neg_total, &zero], vec![]);

@@ -523,11 +523,6 @@ fn network_input(name: &str, layer: Option<&LayerConf>, pre: Option<&Json>) -> V
         },
         _ => layer.clone(),
     };
-    if let "Yolo2OutputLayer" | "SpaceToBatchLayer" = layer.type_name.as_str() {
-        let nhwc = layer.str("format") == Some("NHWC");
-        let dims = vec![batch(), Dim::Unknown, Dim::Unknown, Dim::Unknown];
-        return Value::new(name, Kind::Cnn { nhwc }, dims);
-    }
     if let Some(v) = cnn::input_for(&name, &layer).or_else(|| rnn::input_for(&name, &layer)) {
         return v;
     }

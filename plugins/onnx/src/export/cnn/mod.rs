@@ -16,6 +16,9 @@ use super::{batch, Builder, Kind, LayerCtx, Translated, Value};
 use crate::proto::{Attr, Dim};
 
 /// Layer types taking `[batch, C, H, W]` (or NHWC) input.
+/// Layers translated elsewhere that read `[batch, C, H, W]` (or NHWC) data too.
+const READ_2D: &[&str] = &["Yolo2OutputLayer", "SpaceToBatchLayer"];
+
 const TYPES_2D: &[&str] = &[
     "ConvolutionLayer",
     "Deconvolution2D",
@@ -59,7 +62,7 @@ pub fn input_for(name: &str, layer: &LayerConf) -> Option<Value> {
         .filter(|&n| n > 0)
         .map_or(Dim::Unknown, |n| Dim::Fixed(n as usize));
     let name = name.to_string();
-    if TYPES_2D.contains(&t) {
+    if TYPES_2D.contains(&t) || READ_2D.contains(&t) {
         let nhwc = channels_last(layer);
         let (h, w) = (Dim::Named("height".into()), Dim::Named("width".into()));
         let dims = if nhwc {

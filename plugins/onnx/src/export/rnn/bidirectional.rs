@@ -3,7 +3,9 @@
 //! The backward pass runs the layer on the full-length time reversal and reverses its output
 //! back; the halves are combined in the time-major domain (features are axis 2 there).
 
-use super::{from_seq, lstm, recurrence, reverse_time, to_seq, Builder, LayerCtx, Translated};
+use super::{
+    from_seq, lstm, recurrence, reverse_time, to_seq, Builder, Cell, LayerCtx, Translated,
+};
 use crate::proto::Attr;
 
 pub(super) fn wrapper(b: &mut Builder, ctx: &LayerCtx, x: &super::Value) -> Translated {
@@ -48,7 +50,14 @@ pub(super) fn graves(b: &mut Builder, ctx: &LayerCtx, x: &super::Value) -> Trans
         } else {
             seq.clone()
         };
-        let y = lstm::lstm(b, layer, &input, &w, &rw, &bias, h, true)?;
+        let cell = Cell {
+            layer,
+            w: &w,
+            rw: &rw,
+            bias: &bias,
+            h,
+        };
+        let y = lstm::lstm(b, &cell, &input, true)?;
         halves.push(if reverse { reverse_time(b, &y) } else { y });
     }
     let y = b.op("Add", &[&halves[0], &halves[1]], Vec::new());

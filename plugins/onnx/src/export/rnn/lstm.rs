@@ -3,27 +3,28 @@
 //! DL4J's 4h columns are blocks [block input, forget, output, input gate]; ONNX wants
 //! [input, output, forget, cell] — a column `Gather` reorders W, RW and b at load time.
 
-use dl4j_core::config::LayerConf;
 use dl4j_core::tensor::DType;
 
-use super::{axes_op, is_default, Builder};
+use super::{axes_op, is_default, Builder, Cell};
 use crate::proto::Attr;
 
 /// ONNX gate g (i, o, f, c) <- DL4J block k.
 const DL4J_BLOCK: [usize; 4] = [3, 2, 1, 0];
 
 /// `[T, batch, nIn]` -> `[T, batch, h]` with DL4J's `W [nIn, 4h]`, `RW [h, 4h(+3)]`, `b [4h]`.
-#[allow(clippy::too_many_arguments)]
 pub(super) fn lstm(
     b: &mut Builder,
-    layer: &LayerConf,
+    cell: &Cell,
     seq: &str,
-    w: &str,
-    rw: &str,
-    bias: &str,
-    h: usize,
     peepholes: bool,
 ) -> Result<String, String> {
+    let Cell {
+        layer,
+        w,
+        rw,
+        bias,
+        h,
+    } = *cell;
     // tract ignores the `activations` attribute, and runtimes lack f64 / bf16 kernels for the
     // recurrent ops (tract: no f64 sigmoid): anything but f32 with DL4J's default activations
     // gets an explicit Scan body.
@@ -35,7 +36,7 @@ pub(super) fn lstm(
         "tanh",
     );
     if !gate_ok || !act_ok || b.dtype != DType::F32 {
-        return super::scan::lstm(b, layer, seq, w, rw, bias, h, peepholes, None);
+        return super::scan::lstm(b, cell, seq, peepholes, None);
     }
     let idx: Vec<i64> = DL4J_BLOCK
         .iter()

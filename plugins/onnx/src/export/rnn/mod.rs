@@ -18,6 +18,17 @@ use dl4j_core::config::LayerConf;
 use super::{batch, Builder, Kind, LayerCtx, Translated, Value};
 use crate::proto::{Attr, Dim};
 
+/// One recurrent cell's configuration and weights: DL4J's `W`, `RW` (with GravesLSTM's peephole
+/// columns), `b`, and the hidden size.
+#[derive(Clone, Copy)]
+pub(super) struct Cell<'a> {
+    pub layer: &'a LayerConf<'a>,
+    pub w: &'a str,
+    pub rw: &'a str,
+    pub bias: &'a str,
+    pub h: usize,
+}
+
 /// Layer types this module translates.
 const TYPES: &[&str] = &[
     "LSTM",
@@ -140,12 +151,17 @@ fn recurrence(
     } else {
         seq.to_string()
     };
+    let cell = Cell {
+        layer,
+        w: &w,
+        rw: &rw,
+        bias: &bias,
+        h,
+    };
     let y = match layer.type_name.as_str() {
-        "LSTM" => lstm::lstm(b, layer, &input, &w, &rw, &bias, h, false)?,
-        "GravesLSTM" => lstm::lstm(b, layer, &input, &w, &rw, &bias, h, true)?,
-        "SimpleRnn" => {
-            simple_rnn::simple_rnn(b, layer, &input, &w, &rw, &bias, h, gain.as_deref())?
-        }
+        "LSTM" => lstm::lstm(b, &cell, &input, false)?,
+        "GravesLSTM" => lstm::lstm(b, &cell, &input, true)?,
+        "SimpleRnn" => simple_rnn::simple_rnn(b, &cell, &input, gain.as_deref())?,
         other => {
             return Err(format!(
                 "{other} inside a recurrent wrapper is not translated yet"

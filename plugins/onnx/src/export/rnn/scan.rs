@@ -3,10 +3,8 @@
 //! ops are only used for sigmoid gates and tanh. The body implements DL4J's formula directly
 //! (DL4J gate order, no reordering) and reads the weights from the enclosing graph.
 
-use dl4j_core::config::LayerConf;
-
 use super::super::activation::Activation;
-use super::Builder;
+use super::{Builder, Cell};
 use crate::proto::{Attr, Dim, Subgraph};
 
 /// `Scan` over time-major `seqs` (the input `[T, batch, nIn]`, optionally a mask
@@ -99,18 +97,20 @@ fn masked(b: &mut Builder, v: &str, mask: Option<&String>) -> String {
 /// LSTM / GravesLSTM (spec §9.13-§9.14) with any activations. With `mask` (time-major
 /// `[T, batch, 1]`, 1 = keep) DL4J's masked semantics: at a masked step both `h_t` and `c_t`
 /// are zeroed, so the output is 0 and the next step starts from zero state.
-#[allow(clippy::too_many_arguments)]
 pub(super) fn lstm(
     b: &mut Builder,
-    layer: &LayerConf,
+    cell: &Cell,
     seq: &str,
-    w: &str,
-    rw: &str,
-    bias: &str,
-    h: usize,
     peepholes: bool,
     mask: Option<&str>,
 ) -> Result<String, String> {
+    let Cell {
+        layer,
+        w,
+        rw,
+        bias,
+        h,
+    } = *cell;
     let act = Activation::of_layer(layer)?;
     let gate = match layer.get("gateActivationFn").filter(|g| !g.is_null()) {
         Some(g) => Activation::parse(Some(g), None)?,
@@ -165,17 +165,19 @@ pub(super) fn lstm(
 /// layer-norm gains `g [2h]` (input half, recurrent half) DL4J's
 /// `h_t = act(gx ⊙ std(x_t·W) + b + gr ⊙ std(h_{t-1}·RW))` (the recurrent term at t = 0 is
 /// `std(0) = 0`, as DL4J skipping it).
-#[allow(clippy::too_many_arguments)]
 pub(super) fn simple_rnn(
     b: &mut Builder,
-    layer: &LayerConf,
+    cell: &Cell,
     seq: &str,
-    w: &str,
-    rw: &str,
-    bias: &str,
-    h: usize,
     gain: Option<&str>,
 ) -> Result<String, String> {
+    let Cell {
+        layer,
+        w,
+        rw,
+        bias,
+        h,
+    } = *cell;
     let act = Activation::of_layer(layer)?;
     let bias = flat(b, bias);
     let gains = gain.map(|g| {

@@ -1,25 +1,26 @@
 //! SimpleRnn (spec §9.16) as one ONNX `RNN` node: `h_t = tanh(x_t·W + h_{t-1}·RW + b)`; layer
 //! norm, other activations and non-f32 go to an explicit `Scan` body.
 
-use dl4j_core::config::LayerConf;
 use dl4j_core::tensor::DType;
 
-use super::{axes_op, is_default, Builder};
+use super::{axes_op, is_default, Builder, Cell};
 use crate::proto::Attr;
 
 /// `[T, batch, nIn]` -> `[T, batch, h]` with DL4J's `W [nIn, h]`, `RW [h, h]`, `b [h]` and
 /// the layer-norm gains `g [2h]` when `hasLayerNorm`.
-#[allow(clippy::too_many_arguments)]
 pub(super) fn simple_rnn(
     b: &mut Builder,
-    layer: &LayerConf,
+    cell: &Cell,
     seq: &str,
-    w: &str,
-    rw: &str,
-    bias: &str,
-    h: usize,
     gain: Option<&str>,
 ) -> Result<String, String> {
+    let Cell {
+        layer,
+        w,
+        rw,
+        bias,
+        h,
+    } = *cell;
     // tract ignores the `activations` attribute (always tanh); non-f32 as for LSTM; layer norm
     // has no ONNX `RNN` form.
     if gain.is_some()
@@ -30,7 +31,7 @@ pub(super) fn simple_rnn(
             "tanh",
         )
     {
-        return super::scan::simple_rnn(b, layer, seq, w, rw, bias, h, gain);
+        return super::scan::simple_rnn(b, cell, seq, gain);
     }
     let to_onnx = |b: &mut Builder, m: &str| {
         let t = b.op("Transpose", &[m], vec![("perm", Attr::Ints(vec![1, 0]))]);

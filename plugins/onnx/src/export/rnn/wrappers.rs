@@ -1,7 +1,7 @@
 //! TimeDistributed, RepeatVector and MaskZeroLayer (spec §9.19).
 
 use super::super::{layer_op, Kind, LayerCtx, Translated, Value};
-use super::{axes_op, batch, from_seq, nwc, to_seq, Builder};
+use super::{axes_op, batch, from_seq, nwc, to_seq, Builder, Cell};
 use crate::proto::{Attr, Dim};
 
 /// TimeDistributed: the wrapped feed-forward layer on every time step, as DL4J does it —
@@ -160,6 +160,13 @@ pub(super) fn mask_zero(b: &mut Builder, ctx: &LayerCtx, x: &Value) -> Translate
     );
     let keep = axes_op(b, "Unsqueeze", &keep, &[2]);
     let (seq, time) = to_seq(b, &inner, x);
-    let y = super::scan::lstm(b, &inner, &seq, &w, &rw, &bias, h, peepholes, Some(&keep))?;
+    let cell = Cell {
+        layer: &inner,
+        w: &w,
+        rw: &rw,
+        bias: &bias,
+        h,
+    };
+    let y = super::scan::lstm(b, &cell, &seq, peepholes, Some(&keep))?;
     Ok(from_seq(b, &inner, &y, Some(h), time))
 }

@@ -19,6 +19,15 @@ pub fn open_with(
     from: Option<&str>,
     options: &ReadOptions,
 ) -> Result<(Archive, &'static Format)> {
+    open_noted(path, from, options).map(|(a, f, _)| (a, f))
+}
+
+/// `open_with`, plus the reader's notes on what the conversion changed or left out.
+pub fn open_noted(
+    path: impl AsRef<Path>,
+    from: Option<&str>,
+    options: &ReadOptions,
+) -> Result<(Archive, &'static Format, Vec<String>)> {
     let path = path.as_ref();
     crate::formats();
     let file = fs::File::open(path).map_err(|e| Error::io(path, e))?;
@@ -40,8 +49,10 @@ pub fn open_with(
     let reader = format.reader.ok_or_else(|| {
         Error::Format(format!("the {} format cannot be read", format.id)).in_file(path)
     })?;
-    let archive = reader.read(bytes, options).map_err(|e| e.in_file(path))?;
-    Ok((archive, format))
+    let (archive, notes) = reader
+        .read_noted(bytes, options)
+        .map_err(|e| e.in_file(path))?;
+    Ok((archive, format, notes))
 }
 
 /// Writes `archive` to `path` atomically; `to` names the format, otherwise the extension does.
@@ -84,6 +95,8 @@ pub struct Converted {
     pub archive: Archive,
     pub from: &'static Format,
     pub to: &'static Format,
+    /// What the reader changed or left out (foreign models).
+    pub notes: Vec<String>,
 }
 
 /// Converts `input` to `output`. Refuses `output == input` and, without `force`, an existing
@@ -100,7 +113,7 @@ pub fn convert(
     if !opts.force && output.exists() {
         return Err(Error::Refused("exists; pass --force to replace it".into()).in_file(output));
     }
-    let (mut archive, from) = open_with(input, opts.from.as_deref(), &opts.read)?;
+    let (mut archive, from, notes) = open_noted(input, opts.from.as_deref(), &opts.read)?;
     if opts.drop_updater {
         archive.updater_state = None;
     }
@@ -112,7 +125,12 @@ pub fn convert(
         (None, Err(e)) => return Err(e.in_file(output)),
     };
     let to = save(&archive, output, to, &opts.write, opts.force)?;
-    Ok(Converted { archive, from, to })
+    Ok(Converted {
+        archive,
+        from,
+        to,
+        notes,
+    })
 }
 
 /// Whether two paths name the same file (the second may not exist yet).

@@ -55,6 +55,20 @@ enum Command {
         /// ONNX model takes raw features (labels are left alone).
         #[arg(long)]
         bake_normalizer: bool,
+        /// ONNX models from other tools: the output layer's loss function (MCXENT, XENT, MSE,
+        /// NEGATIVELOGLIKELIHOOD, L1, L2, MAE, ...); by default MCXENT after softmax, XENT after
+        /// sigmoid, MSE after identity.
+        #[arg(long)]
+        loss: Option<String>,
+        /// ONNX models from other tools: when some nodes have no DL4J equivalent, write the
+        /// network up to the first of them instead of failing (the report says where it stopped).
+        #[arg(long)]
+        allow_partial: bool,
+        /// ONNX models from other tools: treat graph input NAME as a constant with the values in
+        /// FILE (.pb TensorProto, .npy or ND4J .bin), for models that take weights as inputs.
+        /// Repeatable.
+        #[arg(long, value_name = "NAME=FILE")]
+        freeze: Vec<String>,
     },
     /// Show what a model file holds.
     Inspect {
@@ -68,19 +82,25 @@ enum Command {
     },
     /// List the registered formats and what each reads and writes.
     Plugins,
-    /// Run a model with tract on an input array and compare its output with an expected array.
+    /// Run a model with tract on input arrays and compare its outputs with expected arrays.
     ///
     /// MODEL is an ONNX file or any DL4J model file (exported to ONNX in memory). Arrays are ND4J
-    /// binary arrays (DL4J's Nd4j.write) or NumPy .npy files. Exit status: 0 when every value
-    /// satisfies |got - want| <= atol + rtol * |want|, 1 when not, 2 for unusable input.
+    /// binary arrays (DL4J's Nd4j.write), NumPy .npy files or, by the .pb extension, serialized
+    /// ONNX TensorProtos (input_0.pb / output_0.pb of ONNX test data). Give one --input per graph
+    /// input and one --expected per graph output, in graph order. An array whose shape differs
+    /// from the model's only in size-1 dimensions (e.g. [1, 3, 4] for [3, 4]) is reshaped, with a
+    /// note; any other shape difference is an error. Exit status: 0 when every value satisfies
+    /// |got - want| <= atol + rtol * |want|, 1 when not, 2 for unusable input.
     Verify {
         model: PathBuf,
-        /// Input array (.bin ND4J array or .npy); cast to the model's input dtype.
-        #[arg(long)]
-        input: PathBuf,
-        /// Expected output array (.bin ND4J array or .npy).
-        #[arg(long)]
-        expected: PathBuf,
+        /// Input array (.bin ND4J array, .npy or .pb TensorProto); cast to the model's input
+        /// dtype. Repeat for each graph input, in order.
+        #[arg(long, value_name = "IN", required = true)]
+        input: Vec<PathBuf>,
+        /// Expected output array (.bin ND4J array, .npy or .pb TensorProto). Repeat for each graph
+        /// output, in order.
+        #[arg(long, value_name = "OUT", required = true)]
+        expected: Vec<PathBuf>,
         /// Relative tolerance.
         #[arg(long, default_value_t = 1e-4)]
         rtol: f64,
@@ -120,6 +140,21 @@ impl From<EncodingArg> for Encoding {
     }
 }
 
+/// `--freeze NAME=FILE` values as named tensors.
+fn frozen_inputs(args: &[String]) -> dl4j::Result<Vec<(String, dl4j::Tensor)>> {
+    args.iter()
+        .map(|a| {
+            let (name, file) = a.split_once('=').ok_or_else(|| {
+                dl4j::Error::Refused(format!("--freeze {a:?}: expected NAME=FILE"))
+            })?;
+            let path = PathBuf::from(file);
+            let array = cli::verify::read_array(&path)?;
+            let tensor = dl4j::Tensor::new(array.shape, dl4j::TensorData::F64(array.values))?;
+            Ok((name.to_string(), tensor))
+        })
+        .collect()
+}
+
 fn run(cli: Cli) -> dl4j::Result<()> {
     match cli.command {
         Command::Convert {
@@ -134,6 +169,9 @@ fn run(cli: Cli) -> dl4j::Result<()> {
             map,
             opset,
             bake_normalizer,
+            loss,
+            allow_partial,
+            freeze,
         } => {
             if bake_normalizer {
                 let onnx = match &to {
@@ -159,6 +197,9 @@ fn run(cli: Cli) -> dl4j::Result<()> {
                 read: dl4j::ReadOptions {
                     config: text(config)?,
                     map: text(map)?,
+                    loss,
+                    allow_partial,
+                    frozen: frozen_inputs(&freeze)?,
                 },
                 drop_updater: no_updater,
                 write: WriteOptions {
@@ -168,6 +209,9 @@ fn run(cli: Cli) -> dl4j::Result<()> {
                 },
             };
             let done = dl4j::convert(&input, &output, &opts)?;
+            for note in &done.notes {
+                eprintln!("note: {note}");
+            }
             let a = &done.archive;
             let target = if done.to.id == dl4j::dl4j_native::FORMAT_ID {
                 let e = opts.write.dl4j_encoding.unwrap_or(a.params.encoding());
@@ -243,7 +287,7 @@ fn main() -> ExitCode {
     {
         let args = cli::verify::VerifyArgs {
             model,
-            input,
+            inputs: input,
             expected,
             rtol,
             atol,

@@ -29,6 +29,7 @@ fn import(weights: &Path, config: &str, map: Option<&str>) -> dl4j::Result<Archi
     let options = ReadOptions {
         config: Some(config.to_string()),
         map: map.map(str::to_string),
+        ..ReadOptions::default()
     };
     dl4j::files::open_with(weights, Some("safetensors"), &options).map(|(a, _)| a)
 }

@@ -1,8 +1,12 @@
-//! `dl4j verify`: run a model with tract on an input array and compare with an expected array.
+//! `dl4j verify`: run a model with tract on input arrays and compare with expected arrays.
 //!
-//! Arrays are ND4J binary arrays (what DL4J's `Nd4j.write` writes) or NumPy `.npy` files, told
-//! apart by the `.npy` magic bytes. A DL4J model (any readable model file) is exported to ONNX in
-//! memory first; a `.onnx` file is run as it is.
+//! Arrays are ND4J binary arrays (what DL4J's `Nd4j.write` writes), NumPy `.npy` files (told
+//! apart by the `.npy` magic bytes) or serialized ONNX `TensorProto`s (the `input_0.pb` /
+//! `output_0.pb` files of ONNX test data, told apart by the `.pb` extension). The k-th input
+//! array feeds the model's k-th graph input and the k-th expected array is compared with the
+//! model's k-th output. An array whose shape differs from the model's only in size-1 dimensions
+//! is reshaped (C order, so the data is unchanged) with a note. A DL4J model (any readable model
+//! file) is exported to ONNX in memory first; a `.onnx` file is run as it is.
 
 use std::path::{Path, PathBuf};
 
@@ -15,8 +19,10 @@ use tract_onnx::tract_hir::infer::Factoid;
 #[derive(Debug, Clone)]
 pub struct VerifyArgs {
     pub model: PathBuf,
-    pub input: PathBuf,
-    pub expected: PathBuf,
+    /// One array per graph input, in graph order.
+    pub inputs: Vec<PathBuf>,
+    /// One array per graph output, in graph order.
+    pub expected: Vec<PathBuf>,
     pub rtol: f64,
     pub atol: f64,
 }
@@ -28,49 +34,284 @@ pub struct Array {
     pub values: Vec<f64>,
 }
 
-/// Runs the check; `Ok(true)` when every value is within tolerance, `Ok(false)` when not (the
-/// report is printed either way), `Err` for unusable inputs.
+/// Runs the check; `Ok(true)` when every value of every output is within tolerance, `Ok(false)`
+/// when not (the report is printed either way), `Err` for unusable inputs.
 pub fn run(args: &VerifyArgs) -> Result<bool> {
     if !(args.rtol >= 0.0 && args.atol >= 0.0) {
         return Err(Error::Format(
             "--rtol and --atol must be non-negative numbers".into(),
         ));
     }
-    let input = read_array(&args.input)?;
-    let expected = read_array(&args.expected)?;
+    if args.inputs.is_empty() || args.expected.is_empty() {
+        return Err(Error::Format(
+            "give at least one --input and one --expected array".into(),
+        ));
+    }
+    let inputs = args
+        .inputs
+        .iter()
+        .map(|p| read_named_array(p))
+        .collect::<Result<Vec<_>>>()?;
+    let expected = args
+        .expected
+        .iter()
+        .map(|p| read_array(p))
+        .collect::<Result<Vec<_>>>()?;
     let onnx = model_bytes(&args.model)?;
-    let got = run_model(&onnx, &input)
-        .map_err(|e| Error::Format(format!("{}: running the model: {e}", args.model.display())))?;
-    if got.shape != expected.shape {
+    let model_err = |e: TractError| {
+        Error::Format(format!(
+            "{}: running the model: {e:#}",
+            args.model.display()
+        ))
+    };
+
+    let mut model = tract_onnx::onnx()
+        .model_for_read(&mut &onnx[..])
+        .map_err(model_err)?;
+    let in_names: Vec<String> = model
+        .input_outlets()
+        .map_err(model_err)?
+        .iter()
+        .map(|o| model.node(o.node).name.clone())
+        .collect();
+    let out_names: Vec<String> = model
+        .output_outlets()
+        .map_err(model_err)?
+        .iter()
+        .map(|&o| {
+            model
+                .outlet_label(o)
+                .map(str::to_string)
+                .unwrap_or_else(|| model.node(o.node).name.clone())
+        })
+        .collect();
+    check_count(
+        &args.model,
+        "input",
+        "--input",
+        &in_names,
+        args.inputs.len(),
+    )?;
+    check_count(
+        &args.model,
+        "output",
+        "--expected",
+        &out_names,
+        args.expected.len(),
+    )?;
+
+    let mut feed: TVec<TValue> = tvec!();
+    for (k, ((name, x), path)) in inputs.into_iter().zip(&args.inputs).enumerate() {
+        let graph_name = &in_names[k];
+        if let Some(n) = name.filter(|n| !n.is_empty() && n != graph_name) {
+            println!(
+                "note: input {k} ({}) is named {n:?}; the model's input {k} is {graph_name:?}",
+                path.display()
+            );
+        }
+        let fact = model.input_fact(k).map_err(model_err)?.clone();
+        let dt = fact.datum_type.concretize().unwrap_or(DatumType::F32);
+        if !dt.is_float() {
+            return Err(Error::Format(format!(
+                "{}: the model's input {k} ({graph_name:?}) is {dt:?}; verify feeds floating-point inputs only",
+                args.model.display()
+            )));
+        }
+        let shape = if fact.shape.is_open() {
+            x.shape.clone()
+        } else {
+            let declared: Vec<Option<usize>> = fact
+                .shape
+                .dims()
+                .map(|d| {
+                    d.concretize()
+                        .and_then(|d| d.as_i64())
+                        .and_then(|d| usize::try_from(d).ok())
+                })
+                .collect();
+            let fits = declared.len() == x.shape.len()
+                && declared
+                    .iter()
+                    .zip(&x.shape)
+                    .all(|(d, &n)| d.is_none_or(|d| d == n));
+            if fits {
+                x.shape.clone()
+            } else if let Some(target) = fit_unit_dims(&x.shape, &declared) {
+                println!(
+                    "input {k}: {:?} reshaped to {:?} (differs only in size-1 dimensions)",
+                    x.shape, target
+                );
+                target
+            } else {
+                let shown: Vec<String> = fact
+                    .shape
+                    .dims()
+                    .map(|d| d.concretize().map_or("?".to_string(), |d| d.to_string()))
+                    .collect();
+                return Err(Error::Format(format!(
+                    "input {k} ({}): shape {:?} does not fit the model's input {graph_name:?} of shape [{}]",
+                    path.display(),
+                    x.shape,
+                    shown.join(", ")
+                )));
+            }
+        };
+        model
+            .set_input_fact(k, InferenceFact::dt_shape(dt, &shape))
+            .map_err(model_err)?;
+        let tensor = Tensor::from_shape(&shape, &x.values)
+            .and_then(|t| Ok(t.cast_to_dt(dt)?.into_owned()))
+            .map_err(model_err)?;
+        feed.push(tensor.into_tvalue());
+    }
+    let runnable = model
+        .into_optimized()
+        .and_then(|m| m.into_runnable())
+        .map_err(model_err)?;
+    let out = runnable.run(feed).map_err(model_err)?;
+    if out.len() != expected.len() {
         return Err(Error::Format(format!(
-            "output shape {:?} differs from the expected array's shape {:?} ({})",
-            got.shape,
-            expected.shape,
-            args.expected.display()
+            "{}: the model produced {} outputs, expected {}",
+            args.model.display(),
+            out.len(),
+            expected.len()
         )));
     }
-    let c = compare(&got.values, &expected.values, args.rtol, args.atol);
-    println!("output shape {:?}, {} values", got.shape, got.values.len());
-    println!("max abs error {:.6e}", c.max_abs);
-    println!("max rel error {:.6e}", c.max_rel);
-    if c.outside == 0 {
-        println!(
-            "OK: all values within |got - want| <= {} + {} * |want|",
-            args.atol, args.rtol
-        );
-        Ok(true)
-    } else {
-        let (i, g, w) = c.worst.expect("a failing value is recorded");
-        println!(
-            "FAIL: {} of {} values outside |got - want| <= {} + {} * |want|; worst at {:?}: got {g}, expected {w}",
-            c.outside,
-            got.values.len(),
-            args.atol,
-            args.rtol,
-            unravel(i, &got.shape)
-        );
-        Ok(false)
+    let mut got = Vec::with_capacity(out.len());
+    for (k, (o, want)) in out.iter().zip(&expected).enumerate() {
+        let t = o.cast_to::<f64>().map_err(model_err)?;
+        let values: Vec<f64> = t
+            .to_plain_array_view::<f64>()
+            .map_err(model_err)?
+            .iter()
+            .copied()
+            .collect();
+        let shape = t.shape().to_vec();
+        if shape != want.shape {
+            if non_unit(&shape) == non_unit(&want.shape) {
+                println!(
+                    "output {k}: {:?} reshaped to {:?} (differs only in size-1 dimensions)",
+                    shape, want.shape
+                );
+            } else {
+                return Err(Error::Format(format!(
+                    "output {k} ({:?}): shape {:?} differs from the expected array's shape {:?} ({})",
+                    out_names[k],
+                    shape,
+                    want.shape,
+                    args.expected[k].display()
+                )));
+            }
+        }
+        got.push(values);
     }
+
+    let mut failed = 0;
+    for (k, (values, want)) in got.iter().zip(&expected).enumerate() {
+        // Shapes are equal or differ only in size-1 dimensions: report in the expected shape.
+        let shape = &want.shape;
+        let c = compare(values, &want.values, args.rtol, args.atol);
+        println!(
+            "output {k} {:?} vs {}:",
+            out_names[k],
+            args.expected[k].display()
+        );
+        println!("output shape {:?}, {} values", shape, values.len());
+        println!("max abs error {:.6e}", c.max_abs);
+        println!("max rel error {:.6e}", c.max_rel);
+        if c.outside == 0 {
+            println!(
+                "OK: all values within |got - want| <= {} + {} * |want|",
+                args.atol, args.rtol
+            );
+        } else {
+            failed += 1;
+            let (i, g, w) = c.worst.expect("a failing value is recorded");
+            println!(
+                "FAIL: {} of {} values outside |got - want| <= {} + {} * |want|; worst at {:?}: got {g}, expected {w}",
+                c.outside,
+                values.len(),
+                args.atol,
+                args.rtol,
+                unravel(i, shape)
+            );
+        }
+    }
+    if got.len() > 1 {
+        if failed == 0 {
+            println!("OK: all {} outputs within tolerance", got.len());
+        } else {
+            println!("FAIL: {failed} of {} outputs outside tolerance", got.len());
+        }
+    }
+    Ok(failed == 0)
+}
+
+/// The error for a wrong number of `--input` / `--expected` arrays.
+fn check_count(model: &Path, what: &str, flag: &str, names: &[String], given: usize) -> Result<()> {
+    if names.len() == given {
+        return Ok(());
+    }
+    let plural = |n: usize, s: &str| format!("{n} {s}{}", if n == 1 { "" } else { "s" });
+    let listed: Vec<String> = names.iter().map(|n| format!("{n:?}")).collect();
+    Err(Error::Format(format!(
+        "{}: the model has {} ({}) but {} {flag} {} given; give one {flag} per graph {what}, in graph order",
+        model.display(),
+        plural(names.len(), what),
+        listed.join(", "),
+        given,
+        if given == 1 { "was" } else { "were" },
+    )))
+}
+
+/// The dimensions other than 1, in order.
+fn non_unit(shape: &[usize]) -> Vec<usize> {
+    shape.iter().copied().filter(|&d| d != 1).collect()
+}
+
+/// A shape for an array of shape `have` that fits `declared` (`None`: a symbolic dimension,
+/// matching anything) and differs from `have` only in size-1 dimensions, so a C-order reshape
+/// keeps the data. `None` when there is none.
+pub fn fit_unit_dims(have: &[usize], declared: &[Option<usize>]) -> Option<Vec<usize>> {
+    fn go(have: &[usize], declared: &[Option<usize>], out: &mut Vec<usize>) -> bool {
+        let Some((&d, rest)) = declared.split_first() else {
+            return have.is_empty();
+        };
+        match d {
+            Some(1) => {
+                out.push(1);
+                if go(have, rest, out) {
+                    return true;
+                }
+            }
+            Some(n) => {
+                if have.first() == Some(&n) {
+                    out.push(n);
+                    if go(&have[1..], rest, out) {
+                        return true;
+                    }
+                }
+            }
+            None => {
+                if let Some(&n) = have.first() {
+                    out.push(n);
+                    if go(&have[1..], rest, out) {
+                        return true;
+                    }
+                    out.pop();
+                }
+                out.push(1);
+                if go(have, rest, out) {
+                    return true;
+                }
+            }
+        }
+        out.pop();
+        false
+    }
+    let have = non_unit(have);
+    let mut out = Vec::with_capacity(declared.len());
+    go(&have, declared, &mut out).then_some(out)
 }
 
 /// Elementwise comparison figures.
@@ -145,62 +386,41 @@ fn model_bytes(path: &Path) -> Result<Vec<u8>> {
     }
 }
 
-/// Runs an ONNX model on `x`, cast to the model's input dtype; the first output, in f64.
-fn run_model(onnx: &[u8], x: &Array) -> TractResult<Array> {
-    let mut model = tract_onnx::onnx().model_for_read(&mut &onnx[..])?;
-    let inputs = model.input_outlets()?.len();
-    if inputs != 1 {
-        return Err(TractError::msg(format!(
-            "the model has {inputs} inputs; verify feeds exactly one"
-        )));
-    }
-    let dt = model
-        .input_fact(0)?
-        .datum_type
-        .concretize()
-        .unwrap_or(DatumType::F32);
-    if !dt.is_float() {
-        return Err(TractError::msg(format!(
-            "the model's input is {dt:?}; verify feeds floating-point inputs only"
-        )));
-    }
-    let tensor = Tensor::from_shape(&x.shape, &x.values)?
-        .cast_to_dt(dt)?
-        .into_owned();
-    model.set_input_fact(0, InferenceFact::dt_shape(dt, &x.shape))?;
-    let runnable = model.into_optimized()?.into_runnable()?;
-    let out = runnable.run(tvec!(tensor.into_tvalue()))?;
-    let first = out
-        .first()
-        .ok_or_else(|| TractError::msg("the model produced no output"))?;
-    let t = first.cast_to::<f64>()?;
-    let values: Vec<f64> = t.to_plain_array_view::<f64>()?.iter().copied().collect();
-    Ok(Array {
-        shape: t.shape().to_vec(),
-        values,
-    })
-}
-
 const NPY_MAGIC: &[u8] = b"\x93NUMPY";
 
-/// Reads an ND4J binary array or a `.npy` file (by magic bytes).
+/// Reads an ND4J binary array, a `.npy` file (by magic bytes) or an ONNX `TensorProto` (by the
+/// `.pb` extension).
 pub fn read_array(path: &Path) -> Result<Array> {
+    read_named_array(path).map(|(_, a)| a)
+}
+
+/// [`read_array`], with the tensor's name when the file carries one (a `TensorProto`'s).
+fn read_named_array(path: &Path) -> Result<(Option<String>, Array)> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let parsed = if bytes.starts_with(NPY_MAGIC) {
-        parse_npy(&bytes)
-    } else {
-        dl4j::nd4j::read_array_exact(&bytes).and_then(|a| {
-            if !a.tensor.dtype().is_float() {
-                return Err(Error::Format(format!(
-                    "ND4J array of {} values; verify compares floating-point arrays",
-                    a.tensor.dtype().short_name()
-                )));
-            }
-            Ok(Array {
-                shape: a.tensor.shape().to_vec(),
-                values: a.tensor.to_f64_vec(),
-            })
+    let is_pb = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("pb"));
+    let float_array = |what: &str, t: &dl4j::Tensor| {
+        if !t.dtype().is_float() {
+            return Err(Error::Format(format!(
+                "{what} of {} values; verify compares floating-point arrays",
+                t.dtype().short_name()
+            )));
+        }
+        Ok(Array {
+            shape: t.shape().to_vec(),
+            values: t.to_f64_vec(),
         })
+    };
+    let parsed = if is_pb {
+        dl4j::dl4j_onnx::read_tensor_proto(&bytes)
+            .and_then(|(name, t)| Ok((Some(name), float_array("ONNX TensorProto", &t)?)))
+    } else if bytes.starts_with(NPY_MAGIC) {
+        parse_npy(&bytes).map(|a| (None, a))
+    } else {
+        dl4j::nd4j::read_array_exact(&bytes)
+            .and_then(|a| Ok((None, float_array("ND4J array", &a.tensor)?)))
     };
     parsed.map_err(|e| Error::Format(format!("{}: {e}", path.display())))
 }
@@ -408,5 +628,36 @@ mod tests {
         let c = compare(&[1.0, f64::NAN], &[1.0, 2.0], 1e-4, 1e-5);
         assert_eq!(c.outside, 1);
         assert_eq!(unravel(5, &[2, 3]), vec![1, 2]);
+    }
+
+    #[test]
+    fn unit_dims() {
+        // Rank differs: size-1 dimensions added or dropped.
+        assert_eq!(
+            fit_unit_dims(&[1, 3, 4, 5], &[Some(3), Some(4), Some(5)]),
+            Some(vec![3, 4, 5])
+        );
+        assert_eq!(
+            fit_unit_dims(&[3, 2], &[Some(1), Some(3), Some(2), Some(1)]),
+            Some(vec![1, 3, 2, 1])
+        );
+        assert_eq!(
+            fit_unit_dims(&[1, 3, 2], &[Some(3), Some(2), Some(1)]),
+            Some(vec![3, 2, 1])
+        );
+        // Symbolic dimensions match anything, including an added 1.
+        assert_eq!(
+            fit_unit_dims(&[3, 4], &[None, Some(3), Some(4)]),
+            Some(vec![1, 3, 4])
+        );
+        assert_eq!(
+            fit_unit_dims(&[1, 7, 4], &[None, Some(4)]),
+            Some(vec![7, 4])
+        );
+        // Anything else does not fit.
+        assert_eq!(fit_unit_dims(&[4, 3], &[Some(3), Some(4)]), None);
+        assert_eq!(fit_unit_dims(&[12], &[Some(3), Some(4)]), None);
+        assert_eq!(fit_unit_dims(&[3, 4, 5], &[Some(3), Some(4)]), None);
+        assert_eq!(non_unit(&[1, 3, 1, 2]), vec![3, 2]);
     }
 }

@@ -12,6 +12,12 @@ use crate::nd4j::Encoding;
 /// Reads a whole file's bytes into an archive.
 pub trait Reader: Sync {
     fn read(&self, bytes: &[u8], options: &ReadOptions) -> Result<Archive>;
+
+    /// `read`, plus notes for the user on what the conversion changed or left out (importers
+    /// of foreign models have some; lossless readers have none).
+    fn read_noted(&self, bytes: &[u8], options: &ReadOptions) -> Result<(Archive, Vec<String>)> {
+        Ok((self.read(bytes, options)?, Vec::new()))
+    }
 }
 
 /// Options every reader receives; a reader ignores what does not apply to its format.
@@ -21,6 +27,13 @@ pub struct ReadOptions {
     pub config: Option<String>,
     /// A mapping from source tensors to DL4J parameters (TOML), for foreign weights.
     pub map: Option<String>,
+    /// Foreign graphs: the output layer's loss (`MCXENT`, `XENT`, `MSE`, ...) instead of the
+    /// one the final activation suggests.
+    pub loss: Option<String>,
+    /// Foreign graphs: write the translated part when some nodes have no DL4J equivalent.
+    pub allow_partial: bool,
+    /// Foreign graphs: graph inputs to treat as constants (weights a model takes as inputs).
+    pub frozen: Vec<(String, crate::tensor::Tensor)>,
 }
 
 /// Writes an archive.

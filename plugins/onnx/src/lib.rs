@@ -5,9 +5,13 @@
 //! configuration text and everything else needed to rebuild the archive, so ONNX -> DL4J of a
 //! file we wrote is lossless. Layers are translated in [`export`]; one that cannot be fails the
 //! whole conversion, listing every such layer.
+//!
+//! ONNX -> DL4J of files written by other tools is [`import`]: their nodes are matched to DL4J
+//! layers that compute the same thing.
 
 pub mod bake;
 pub mod export;
+pub mod import;
 mod proto;
 
 use dl4j_core::plugin::Format;
@@ -25,15 +29,25 @@ pub const OPSETS: std::ops::RangeInclusive<i64> = 13..=21;
 struct OnnxFormat;
 
 impl dl4j_core::Reader for OnnxFormat {
-    fn read(&self, bytes: &[u8], _options: &ReadOptions) -> Result<Archive> {
+    fn read(&self, bytes: &[u8], options: &ReadOptions) -> Result<Archive> {
+        self.read_noted(bytes, options).map(|(a, _)| a)
+    }
+
+    fn read_noted(&self, bytes: &[u8], options: &ReadOptions) -> Result<(Archive, Vec<String>)> {
         let parsed = proto::decode(bytes)?;
         if dl4j_core::named::is_dl4j(&parsed) {
-            dl4j_core::named::rebuild(&parsed, FORMAT_ID)
-        } else {
-            Err(Error::Format(
-                "this ONNX model was not written from a DL4J model by dl4j; importing other ONNX graphs is not supported".into(),
-            ))
+            // Written by us: the exact archive is in the file.
+            return Ok((dl4j_core::named::rebuild(&parsed, FORMAT_ID)?, Vec::new()));
         }
+        let imported = import::import(
+            bytes,
+            &import::ImportOptions {
+                loss: options.loss.clone(),
+                allow_partial: options.allow_partial,
+                frozen: options.frozen.clone(),
+            },
+        )?;
+        Ok((imported.archive, imported.notes))
     }
 }
 
@@ -113,6 +127,12 @@ pub fn to_onnx_with(archive: &Archive, options: &OnnxOptions) -> Result<Vec<u8>>
         constants: graph.constants,
         metadata: flat.metadata,
     })
+}
+
+/// Reads one serialized ONNX `TensorProto` (the `input_0.pb` / `output_0.pb` files of ONNX test
+/// data): its name (possibly empty) and its values.
+pub fn read_tensor_proto(bytes: &[u8]) -> Result<(String, dl4j_core::Tensor)> {
+    proto::decode_tensor(bytes)
 }
 
 /// ONNX has no magic bytes; files are recognised by their `.onnx` extension.

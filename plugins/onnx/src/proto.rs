@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use dl4j_core::named::{NamedTensor, TensorSource, TensorView};
-use dl4j_core::tensor::DType;
+use dl4j_core::tensor::{DType, Tensor, TensorData};
 use dl4j_core::{Error, Result};
 use onnx_protobuf::{
     attribute_proto::AttributeType, tensor_shape_proto, type_proto, AttributeProto, GraphProto,
@@ -55,6 +55,10 @@ pub enum Attr {
     Str(String),
     /// A subgraph (the `body` of `Scan`).
     Graph(Box<Subgraph>),
+    /// A tensor (`Constant`'s `value`, `ConstantOfShape`'s fill); read from foreign files only.
+    Tensor(Tensor),
+    /// Any other attribute kind of a foreign file, by its type name; never written.
+    Other(String),
 }
 
 /// A subgraph: nodes, named inputs and outputs, and its own constants (as initializers). Names
@@ -173,6 +177,13 @@ fn attribute(name: &str, a: &Attr) -> AttributeProto {
             p.g = Some(subgraph(g)).into();
             AttributeType::GRAPH
         }
+        Attr::Tensor(t) => {
+            let mut data = Vec::new();
+            dl4j_core::named::le::encode_le(t.data(), &mut data);
+            p.t = Some(tensor_proto("", t.dtype(), t.shape(), data)).into();
+            AttributeType::TENSOR
+        }
+        Attr::Other(kind) => unreachable!("attribute kind {kind} is never written"),
     };
     p.type_ = ty.into();
     p
@@ -293,4 +304,259 @@ impl TensorSource for Parsed {
     fn metadata(&self, key: &str) -> Option<&str> {
         self.metadata.get(key).map(String::as_str)
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Foreign models: the whole graph, for import.
+
+/// A graph input, output or intermediate value declaration.
+#[derive(Debug, Clone)]
+pub struct ValueDecl {
+    pub name: String,
+    /// `None` when the element type has no DL4J equivalent (strings, complex) or is not given.
+    pub dtype: Option<DType>,
+    /// `None` when the rank is unknown.
+    pub dims: Option<Vec<Dim>>,
+}
+
+/// A node as the file holds it.
+#[derive(Debug, Clone)]
+pub struct ForeignNode {
+    pub op: String,
+    /// Operator domain (`""` is the default ONNX domain, `ai.onnx.ml` the classic-ML one).
+    pub domain: String,
+    pub name: String,
+    pub inputs: Vec<String>,
+    pub outputs: Vec<String>,
+    pub attrs: Vec<(String, Attr)>,
+}
+
+impl ForeignNode {
+    pub fn attr(&self, name: &str) -> Option<&Attr> {
+        self.attrs.iter().find(|(k, _)| k == name).map(|(_, a)| a)
+    }
+}
+
+/// A model written by another tool, decoded for import.
+#[derive(Debug, Clone)]
+pub struct ForeignModel {
+    pub producer: String,
+    pub producer_version: String,
+    pub ir_version: i64,
+    /// Opset of the default domain (1 when the file imports none, as the ONNX spec says).
+    pub opset: i64,
+    /// Every imported domain and version.
+    pub opsets: Vec<(String, i64)>,
+    pub nodes: Vec<ForeignNode>,
+    pub inputs: Vec<ValueDecl>,
+    pub outputs: Vec<ValueDecl>,
+    pub value_info: Vec<ValueDecl>,
+    pub initializers: Vec<(String, Tensor)>,
+    pub metadata: Vec<(String, String)>,
+}
+
+fn decl(v: &ValueInfoProto) -> ValueDecl {
+    let mut dtype = None;
+    let mut dims = None;
+    if let Some(ty) = v.type_.as_ref() {
+        if let Some(type_proto::Value::TensorType(t)) = &ty.value {
+            dtype = dtype_of(t.elem_type);
+            if let Some(shape) = t.shape.as_ref() {
+                dims = Some(
+                    shape
+                        .dim
+                        .iter()
+                        .map(|d| match &d.value {
+                            Some(tensor_shape_proto::dimension::Value::DimValue(n)) if *n >= 0 => {
+                                Dim::Fixed(*n as usize)
+                            }
+                            Some(tensor_shape_proto::dimension::Value::DimParam(s))
+                                if !s.is_empty() =>
+                            {
+                                Dim::Named(s.clone())
+                            }
+                            _ => Dim::Unknown,
+                        })
+                        .collect(),
+                );
+            }
+        }
+    }
+    ValueDecl {
+        name: v.name.clone(),
+        dtype,
+        dims,
+    }
+}
+
+fn typed<T: Copy>(
+    name: &str,
+    raw: &[u8],
+    field: &[T],
+    n: usize,
+    dtype: DType,
+    from_field: impl Fn(&[T]) -> TensorData,
+) -> Result<TensorData> {
+    if !raw.is_empty() {
+        if raw.len() != n * dtype.size() {
+            return Err(Error::Format(format!(
+                "tensor {name:?}: {} bytes of data for {n} {} elements",
+                raw.len(),
+                dtype.short_name()
+            )));
+        }
+        return Ok(dl4j_core::named::le::decode_le(dtype, raw));
+    }
+    if field.len() != n {
+        return Err(Error::Format(format!(
+            "tensor {name:?}: {} values for {n} elements",
+            field.len()
+        )));
+    }
+    Ok(from_field(field))
+}
+
+/// A `TensorProto` as a tensor (raw or typed data; external data is refused).
+pub fn tensor_of(t: &TensorProto) -> Result<Tensor> {
+    let name = t.name.as_str();
+    if t.data_location.value() == 1 || !t.external_data.is_empty() {
+        return Err(Error::Format(format!(
+            "tensor {name:?} keeps its data in an external file, which is not supported"
+        )));
+    }
+    let dtype = dtype_of(t.data_type).ok_or_else(|| {
+        Error::Format(format!(
+            "tensor {name:?} has ONNX element type {}, which has no DL4J equivalent",
+            t.data_type
+        ))
+    })?;
+    let shape: Option<Vec<usize>> = t.dims.iter().map(|&d| usize::try_from(d).ok()).collect();
+    let shape =
+        shape.ok_or_else(|| Error::Format(format!("tensor {name:?} has a negative dimension")))?;
+    let n = shape
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .ok_or_else(|| Error::Format(format!("tensor {name:?}: shape {shape:?} overflows")))?;
+    let raw = t.raw_data.as_slice();
+    let data = match dtype {
+        DType::F32 => typed(name, raw, &t.float_data, n, dtype, |v| {
+            TensorData::F32(v.to_vec())
+        })?,
+        DType::F64 => typed(name, raw, &t.double_data, n, dtype, |v| {
+            TensorData::F64(v.to_vec())
+        })?,
+        DType::I64 => typed(name, raw, &t.int64_data, n, dtype, |v| {
+            TensorData::I64(v.to_vec())
+        })?,
+        DType::U64 | DType::U32 => typed(name, raw, &t.uint64_data, n, dtype, |v| {
+            if dtype == DType::U64 {
+                TensorData::U64(v.to_vec())
+            } else {
+                TensorData::U32(v.iter().map(|&x| x as u32).collect())
+            }
+        })?,
+        // Every other type travels in int32_data (f16/bf16 as their bit patterns).
+        _ => typed(name, raw, &t.int32_data, n, dtype, |v| match dtype {
+            DType::I32 => TensorData::I32(v.to_vec()),
+            DType::I16 => TensorData::I16(v.iter().map(|&x| x as i16).collect()),
+            DType::I8 => TensorData::I8(v.iter().map(|&x| x as i8).collect()),
+            DType::U16 => TensorData::U16(v.iter().map(|&x| x as u16).collect()),
+            DType::U8 => TensorData::U8(v.iter().map(|&x| x as u8).collect()),
+            DType::Bool => TensorData::Bool(v.iter().map(|&x| x != 0).collect()),
+            DType::F16 => {
+                TensorData::F16(v.iter().map(|&x| half::f16::from_bits(x as u16)).collect())
+            }
+            DType::BF16 => {
+                TensorData::BF16(v.iter().map(|&x| half::bf16::from_bits(x as u16)).collect())
+            }
+            _ => unreachable!("handled above"),
+        })?,
+    };
+    Tensor::new(shape, data)
+}
+
+/// Parses one serialized `TensorProto` (the `input_0.pb` files of ONNX test data), returning its
+/// name (possibly empty) and values.
+pub fn decode_tensor(bytes: &[u8]) -> Result<(String, Tensor)> {
+    let t = TensorProto::parse_from_bytes(bytes)
+        .map_err(|e| Error::Format(format!("not a serialized ONNX TensorProto: {e}")))?;
+    Ok((t.name.clone(), tensor_of(&t)?))
+}
+
+fn foreign_attr(a: &AttributeProto) -> Result<Attr> {
+    let ty = a.type_.enum_value().ok();
+    Ok(match ty {
+        Some(AttributeType::INT) => Attr::Int(a.i),
+        Some(AttributeType::INTS) => Attr::Ints(a.ints.clone()),
+        Some(AttributeType::FLOAT) => Attr::Float(a.f),
+        Some(AttributeType::FLOATS) => Attr::Floats(a.floats.clone()),
+        Some(AttributeType::STRING) => Attr::Str(String::from_utf8_lossy(&a.s).into_owned()),
+        Some(AttributeType::TENSOR) => match a.t.as_ref() {
+            Some(t) => Attr::Tensor(tensor_of(t).map_err(|e| {
+                Error::Format(format!("attribute {:?}: {e}", a.name))
+            })?),
+            None => Attr::Other("TENSOR without a value".into()),
+        },
+        Some(other) => Attr::Other(format!("{other:?}")),
+        None => Attr::Other(format!("type {}", a.type_.value())),
+    })
+}
+
+/// Parses a model written by any tool, keeping its whole main graph.
+pub fn decode_foreign(bytes: &[u8]) -> Result<ForeignModel> {
+    let m = ModelProto::parse_from_bytes(bytes)
+        .map_err(|e| Error::Format(format!("not a valid ONNX model: {e}")))?;
+    let opsets: Vec<(String, i64)> = m
+        .opset_import
+        .iter()
+        .map(|o| (o.domain.clone(), o.version))
+        .collect();
+    let opset = opsets
+        .iter()
+        .find(|(d, _)| d.is_empty() || d == "ai.onnx")
+        .map_or(1, |(_, v)| *v);
+    let metadata = m
+        .metadata_props
+        .iter()
+        .map(|e| (e.key.clone(), e.value.clone()))
+        .collect();
+    let g = m
+        .graph
+        .as_ref()
+        .ok_or_else(|| Error::Format("the ONNX model has no graph".into()))?;
+    let mut nodes = Vec::with_capacity(g.node.len());
+    for (i, n) in g.node.iter().enumerate() {
+        let attrs = n
+            .attribute
+            .iter()
+            .map(|a| Ok((a.name.clone(), foreign_attr(a)?)))
+            .collect::<Result<Vec<_>>>()
+            .map_err(|e| Error::Format(format!("node {i} ({} {:?}): {e}", n.op_type, n.name)))?;
+        nodes.push(ForeignNode {
+            op: n.op_type.clone(),
+            domain: n.domain.clone(),
+            name: n.name.clone(),
+            inputs: n.input.clone(),
+            outputs: n.output.clone(),
+            attrs,
+        });
+    }
+    let initializers = g
+        .initializer
+        .iter()
+        .map(|t| Ok((t.name.clone(), tensor_of(t)?)))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(ForeignModel {
+        producer: m.producer_name.clone(),
+        producer_version: m.producer_version.clone(),
+        ir_version: m.ir_version,
+        opset,
+        opsets,
+        nodes,
+        inputs: g.input.iter().map(decl).collect(),
+        outputs: g.output.iter().map(decl).collect(),
+        value_info: g.value_info.iter().map(decl).collect(),
+        initializers,
+        metadata,
+    })
 }

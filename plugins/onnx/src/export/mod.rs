@@ -526,6 +526,13 @@ fn network_input(name: &str, layer: Option<&LayerConf>, pre: Option<&Json>) -> V
     if let Some(v) = cnn::input_for(&name, &layer).or_else(|| rnn::input_for(&name, &layer)) {
         return v;
     }
+    // Layers that take any rank (DL4J decides at run time): the input's rank stays open.
+    if matches!(
+        layer.type_name.as_str(),
+        "BatchNormalization" | "ActivationLayer" | "DropoutLayer"
+    ) {
+        return Value::new(name, Kind::Any, Vec::new());
+    }
     let width = match layer.type_name.as_str() {
         // Index inputs: one column of class indices, or one row of them per sequence.
         "EmbeddingLayer" => Dim::Fixed(1),

@@ -18,9 +18,23 @@ pub(super) fn batch_norm(b: &mut Builder, ctx: &LayerCtx, x: &Value) -> Translat
         // DL4J normalizes [b, C, T] per channel (axis 1).
         Kind::Rnn { nwc: false } => vec![-1, 1],
         Kind::Cnn3d { ndhwc: false } => vec![-1, 1, 1, 1],
-        Kind::Any => return Err("batch normalization of an input of unknown layout".into()),
+        Kind::Any => Vec::new(),
     };
-    let shape = b.ints(&shape);
+    let shape = if x.kind == Kind::Any {
+        // Rank known only at run time (a network that starts with this layer): channels on
+        // axis 1, as DL4J's default layouts have them; `[-1, 1, ..., 1]` built from the rank.
+        let s = b.op("Shape", &[&x.name], vec![]);
+        let r = b.op("Shape", &[&s], vec![]);
+        let two = b.ints(&[2]);
+        let k = b.op("Sub", &[&r, &two], vec![]);
+        let one = dl4j_core::Tensor::new(vec![1], dl4j_core::TensorData::I64(vec![1]))
+            .expect("one element");
+        let ones = b.op("ConstantOfShape", &[&k], vec![("value", Attr::Tensor(one))]);
+        let m1 = b.ints(&[-1]);
+        b.op("Concat", &[&m1, &ones], vec![("axis", Attr::Int(0))])
+    } else {
+        b.ints(&shape)
+    };
     let per_channel = |b: &mut Builder, p: String| b.op("Reshape", &[&p, &shape], vec![]);
     let eps = layer
         .get("eps")

@@ -1,0 +1,292 @@
+//! Constant folding: nodes whose inputs are all known at conversion time are evaluated here, so
+//! what reaches the layer matchers is weights and shapes, not the arithmetic exporters emit
+//! around them (PyTorch's `Shape -> Gather -> Unsqueeze -> Concat -> Reshape` flatten, skl2onnx's
+//! casts, `Constant` nodes, `ConstantOfShape` fills).
+//!
+//! `Shape` of network data folds too: a dimension known only at run time (the batch size)
+//! becomes NaN and travels through `Gather`, `Concat` and the like as NaN; `Reshape` reads a NaN
+//! entry as "this dimension of the input".
+
+use ndarray::{ArrayD, Axis, IxDyn, Slice};
+
+use super::{attr_int, attr_ints, input, to_array, Cx};
+use crate::proto::{Attr, ForeignNode};
+
+fn axis(a: i64, rank: usize) -> Option<usize> {
+    let r = rank as i64;
+    let a = if a < 0 { a + r } else { a };
+    (0..r).contains(&a).then_some(a as usize)
+}
+
+fn ints(a: &ArrayD<f64>) -> Option<Vec<i64>> {
+    a.iter()
+        .map(|&v| (v.is_finite() && v.fract() == 0.0).then_some(v as i64))
+        .collect()
+}
+
+/// Axes of Squeeze/Unsqueeze/ReduceX: an attribute before opset 13, the second input after.
+fn axes_of(cx: &Cx, n: &ForeignNode) -> Option<Option<Vec<i64>>> {
+    if let Some(a) = attr_ints(n, "axes") {
+        return Some(Some(a));
+    }
+    match input(n, 1) {
+        Some(name) => cx.konst(name).map(|a| ints(a)).map(|v| v.or(Some(vec![]))),
+        None => Some(None),
+    }
+}
+
+/// Evaluates `n` if every input is a constant (or a shape read from the network); returns
+/// whether it did.
+pub fn try_fold(cx: &mut Cx, n: &ForeignNode) -> bool {
+    match fold(cx, n) {
+        Some(values) if values.len() == n.outputs.len() => {
+            for (name, v) in n.outputs.iter().zip(values) {
+                cx.consts.insert(name.clone(), v);
+            }
+            true
+        }
+        _ => false,
+    }
+}
+
+fn all_const(cx: &Cx, n: &ForeignNode) -> bool {
+    n.inputs
+        .iter()
+        .filter(|s| !s.is_empty())
+        .all(|s| cx.consts.contains_key(s))
+}
+
+fn fold(cx: &Cx, n: &ForeignNode) -> Option<Vec<ArrayD<f64>>> {
+    if !(n.domain.is_empty() || n.domain == "ai.onnx") {
+        return None;
+    }
+    if n.op == "Shape" {
+        let sym = cx.net.syms.get(input(n, 0)?)?;
+        let dims: Vec<f64> = sym
+            .shape
+            .iter()
+            .map(|d| d.map_or(f64::NAN, |v| v as f64))
+            .collect();
+        let rank = dims.len() as i64;
+        let start = axis_clamp(attr_int(n, "start", 0), rank);
+        let end = axis_clamp(attr_int(n, "end", rank), rank);
+        let dims = dims[start..end.max(start)].to_vec();
+        return Some(vec![ArrayD::from_shape_vec(IxDyn(&[dims.len()]), dims).ok()?]);
+    }
+    if n.op == "Constant" {
+        return match n.attrs.first().map(|(k, a)| (k.as_str(), a)) {
+            Some(("value", Attr::Tensor(t))) => Some(vec![to_array(t).ok()?]),
+            Some(("value_float", Attr::Float(v))) => Some(vec![scalar(*v as f64)]),
+            Some(("value_int", Attr::Int(v))) => Some(vec![scalar(*v as f64)]),
+            Some(("value_floats", Attr::Floats(v))) => Some(vec![vector(
+                v.iter().map(|&x| x as f64).collect(),
+            )]),
+            Some(("value_ints", Attr::Ints(v))) => {
+                Some(vec![vector(v.iter().map(|&x| x as f64).collect())])
+            }
+            _ => None,
+        };
+    }
+    if !all_const(cx, n) {
+        return None;
+    }
+    let get = |i: usize| input(n, i).and_then(|s| cx.konst(s));
+    let x = get(0);
+    match n.op.as_str() {
+        "Identity" | "Cast" | "CastLike" => Some(vec![x?.clone()]),
+        "Dropout" => {
+            let x = x?.clone();
+            let mask = x.mapv(|_| 1.0);
+            Some(if n.outputs.len() > 1 {
+                vec![x, mask]
+            } else {
+                vec![x]
+            })
+        }
+        "ConstantOfShape" => {
+            let shape: Vec<usize> = ints(x?)?
+                .into_iter()
+                .map(usize::try_from)
+                .collect::<Result<_, _>>()
+                .ok()?;
+            let fill = match n.attr("value") {
+                Some(Attr::Tensor(t)) => t.to_f64_vec().first().copied().unwrap_or(0.0),
+                _ => 0.0,
+            };
+            Some(vec![ArrayD::from_elem(IxDyn(&shape), fill)])
+        }
+        "Unsqueeze" => {
+            let x = x?;
+            let axes = axes_of(cx, n)??;
+            let rank = x.ndim() + axes.len();
+            let mut axes: Vec<usize> = axes
+                .iter()
+                .map(|&a| axis(a, rank))
+                .collect::<Option<_>>()?;
+            axes.sort_unstable();
+            let mut shape: Vec<usize> = x.shape().to_vec();
+            for a in axes {
+                shape.insert(a, 1);
+            }
+            Some(vec![x.clone().into_shape_with_order(IxDyn(&shape)).ok()?])
+        }
+        "Squeeze" => {
+            let x = x?;
+            let axes = axes_of(cx, n)?;
+            let shape: Vec<usize> = match axes {
+                None => x.shape().iter().copied().filter(|&d| d != 1).collect(),
+                Some(axes) => {
+                    let axes: Vec<usize> = axes
+                        .iter()
+                        .map(|&a| axis(a, x.ndim()))
+                        .collect::<Option<_>>()?;
+                    x.shape()
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| !axes.contains(i))
+                        .map(|(_, &d)| d)
+                        .collect()
+                }
+            };
+            Some(vec![x.clone().into_shape_with_order(IxDyn(&shape)).ok()?])
+        }
+        "Concat" => {
+            let parts: Vec<&ArrayD<f64>> = n
+                .inputs
+                .iter()
+                .filter(|s| !s.is_empty())
+                .map(|s| cx.konst(s))
+                .collect::<Option<_>>()?;
+            let rank = parts.first()?.ndim();
+            let ax = axis(attr_int(n, "axis", 0), rank)?;
+            let views: Vec<_> = parts.iter().map(|a| a.view()).collect();
+            Some(vec![ndarray::concatenate(Axis(ax), &views).ok()?])
+        }
+        "Gather" => {
+            let (data, idx) = (x?, get(1)?);
+            let ax = axis(attr_int(n, "axis", 0), data.ndim())?;
+            let len = data.shape()[ax] as i64;
+            let picks: Vec<usize> = ints(idx)?
+                .into_iter()
+                .map(|i| usize::try_from(if i < 0 { i + len } else { i }).ok())
+                .collect::<Option<_>>()?;
+            if picks.iter().any(|&p| p >= len as usize) {
+                return None;
+            }
+            let taken = data.select(Axis(ax), &picks);
+            // The result's shape: data.shape[..ax] + idx.shape + data.shape[ax+1..].
+            let mut shape: Vec<usize> = data.shape()[..ax].to_vec();
+            shape.extend_from_slice(idx.shape());
+            shape.extend_from_slice(&data.shape()[ax + 1..]);
+            Some(vec![taken
+                .as_standard_layout()
+                .into_owned()
+                .into_shape_with_order(IxDyn(&shape))
+                .ok()?])
+        }
+        "Reshape" => {
+            let (data, shape) = (x?, get(1)?);
+            let target = super::ops::shape::resolve_reshape(
+                &data.shape().iter().map(|&d| Some(d)).collect::<Vec<_>>(),
+                &ints_or_nan(shape)?,
+                attr_int(n, "allowzero", 0) != 0,
+            )
+            .ok()?;
+            let target: Vec<usize> = target.into_iter().collect::<Option<_>>()?;
+            Some(vec![data
+                .as_standard_layout()
+                .into_owned()
+                .into_shape_with_order(IxDyn(&target))
+                .ok()?])
+        }
+        "Transpose" => {
+            let x = x?;
+            let perm: Vec<usize> = match attr_ints(n, "perm") {
+                Some(p) => p.iter().map(|&a| axis(a, x.ndim())).collect::<Option<_>>()?,
+                None => (0..x.ndim()).rev().collect(),
+            };
+            Some(vec![x
+                .clone()
+                .permuted_axes(IxDyn(&perm))
+                .as_standard_layout()
+                .into_owned()])
+        }
+        "Slice" => {
+            let x = x?;
+            let (starts, ends, axes, steps) = if cx.opset < 10 {
+                (
+                    attr_ints(n, "starts")?,
+                    attr_ints(n, "ends")?,
+                    attr_ints(n, "axes"),
+                    None,
+                )
+            } else {
+                (
+                    ints(get(1)?)?,
+                    ints(get(2)?)?,
+                    get(3).and_then(ints),
+                    get(4).and_then(ints),
+                )
+            };
+            let axes = axes.unwrap_or_else(|| (0..starts.len() as i64).collect());
+            let mut out = x.view();
+            for (k, &a) in axes.iter().enumerate() {
+                let ax = axis(a, x.ndim())?;
+                let len = x.shape()[ax] as i64;
+                let step = steps.as_ref().map_or(1, |s| s[k]);
+                if step != 1 {
+                    return None;
+                }
+                let clamp = |v: i64| -> isize {
+                    let v = if v < 0 { v + len } else { v };
+                    v.clamp(0, len) as isize
+                };
+                let (s, e) = (clamp(*starts.get(k)?), clamp(*ends.get(k)?));
+                out.slice_axis_inplace(Axis(ax), Slice::from(s..e.max(s)));
+            }
+            Some(vec![out.to_owned()])
+        }
+        "Add" | "Sub" | "Mul" | "Div" => {
+            let (a, b) = (x?, get(1)?);
+            let r = match n.op.as_str() {
+                "Add" => a + b,
+                "Sub" => a - b,
+                "Mul" => a * b,
+                _ => a / b,
+            };
+            Some(vec![r])
+        }
+        "Neg" => Some(vec![x?.mapv(|v| -v)]),
+        "Sqrt" => Some(vec![x?.mapv(f64::sqrt)]),
+        _ => None,
+    }
+}
+
+fn axis_clamp(a: i64, rank: i64) -> usize {
+    let a = if a < 0 { a + rank } else { a };
+    a.clamp(0, rank) as usize
+}
+
+fn scalar(v: f64) -> ArrayD<f64> {
+    ArrayD::from_elem(IxDyn(&[]), v)
+}
+
+fn vector(v: Vec<f64>) -> ArrayD<f64> {
+    let n = v.len();
+    ArrayD::from_shape_vec(IxDyn(&[n]), v).expect("length matches")
+}
+
+/// A shape tensor's entries; NaN (a run-time dimension) becomes `None`.
+pub fn ints_or_nan(a: &ArrayD<f64>) -> Option<Vec<Option<i64>>> {
+    a.iter()
+        .map(|&v| {
+            if v.is_nan() {
+                Some(None)
+            } else if v.fract() == 0.0 {
+                Some(Some(v as i64))
+            } else {
+                None
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,203 @@
+//! DL4J configuration JSON as DL4J 1.0.0-M2.1 writes it (`@class` type ids, every field its
+//! deserializer reads present, no legacy fields); spec `dl4j-config-and-layers.md` §4, §5, §7–§12.
+//!
+//! Each layer gets the fields of its class hierarchy: `Layer` (name, dropout, constraints),
+//! `BaseLayer` (activation, initialisation, updater, regularisation, gradient normalisation) and
+//! `FeedForwardLayer` (`nin`, `nout`, `timeDistributedFormat`), then its own. Keys are sorted as
+//! Jackson sorts them.
+
+use serde_json::{json, Map, Value};
+
+pub const LAYERS: &str = "org.deeplearning4j.nn.conf.layers.";
+pub const ACTIVATIONS: &str = "org.nd4j.linalg.activations.impl.";
+pub const PREPROCESSORS: &str = "org.deeplearning4j.nn.conf.preprocessor.";
+pub const VERTICES: &str = "org.deeplearning4j.nn.conf.graph.";
+
+/// The optimizer written into imported layers: ONNX carries none, so DL4J's Adam defaults.
+pub fn updater() -> Value {
+    json!({
+        "@class": "org.nd4j.linalg.learning.config.Adam",
+        "beta1": 0.9,
+        "beta2": 0.999,
+        "epsilon": 1.0e-8,
+        "learningRate": 0.001
+    })
+}
+
+/// An activation object by DL4J class name (`ActivationReLU`) with its fields.
+pub fn activation(class: &str, fields: &[(&str, Value)]) -> Value {
+    let mut m = Map::new();
+    m.insert("@class".into(), Value::String(format!("{ACTIVATIONS}{class}")));
+    for (k, v) in fields {
+        m.insert((*k).into(), v.clone());
+    }
+    Value::Object(m)
+}
+
+pub fn identity() -> Value {
+    activation("ActivationIdentity", &[])
+}
+
+/// The short class name of an activation object (`ActivationReLU`).
+pub fn activation_class(v: &Value) -> &str {
+    v.get("@class")
+        .and_then(Value::as_str)
+        .map_or("", |c| c.rsplit('.').next().unwrap_or(c))
+}
+
+/// Which fields a layer class carries beyond `Layer`'s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// No parameters, no BaseLayer fields (pooling, padding, global pooling, LRN).
+    NoParams,
+    /// BaseLayer but not FeedForwardLayer (ActivationLayer has `activationFn` only; see below).
+    Activation,
+    /// BaseLayer + FeedForwardLayer.
+    FeedForward,
+}
+
+fn sorted(m: Map<String, Value>) -> Value {
+    let mut keys: Vec<String> = m.keys().cloned().collect();
+    // Jackson: `@class` first, then alphabetical.
+    keys.sort_by(|a, b| (a != "@class", a).cmp(&(b != "@class", b)));
+    let mut out = Map::new();
+    let mut m = m;
+    for k in keys {
+        let v = m.remove(&k).expect("key listed");
+        out.insert(k, v);
+    }
+    Value::Object(out)
+}
+
+/// A complete layer object: `class` (short, e.g. `DenseLayer`), its own `fields`, the
+/// activation where the class has one.
+pub fn layer(
+    class: &str,
+    family: Family,
+    name: &str,
+    activation_fn: Option<Value>,
+    fields: Map<String, Value>,
+) -> Value {
+    let mut m = Map::new();
+    m.insert("@class".into(), Value::String(format!("{LAYERS}{class}")));
+    m.insert("layerName".into(), Value::String(name.into()));
+    m.insert("idropout".into(), Value::Null);
+    m.insert("constraints".into(), Value::Null);
+    match family {
+        Family::NoParams => {
+            m.insert("gradientNormalization".into(), json!("None"));
+            m.insert("gradientNormalizationThreshold".into(), json!(1.0));
+        }
+        Family::Activation | Family::FeedForward => {
+            m.insert(
+                "activationFn".into(),
+                activation_fn.unwrap_or_else(identity),
+            );
+            m.insert("biasInit".into(), json!(0.0));
+            m.insert("biasUpdater".into(), Value::Null);
+            m.insert("gainInit".into(), json!(1.0));
+            m.insert("gradientNormalization".into(), json!("None"));
+            m.insert("gradientNormalizationThreshold".into(), json!(1.0));
+            m.insert("iupdater".into(), updater());
+            m.insert("regularization".into(), json!([]));
+            m.insert("regularizationBias".into(), json!([]));
+            m.insert(
+                "weightInitFn".into(),
+                json!({"@class": "org.deeplearning4j.nn.weights.WeightInitXavier"}),
+            );
+            m.insert("weightNoise".into(), Value::Null);
+            if family == Family::FeedForward {
+                m.insert("timeDistributedFormat".into(), Value::Null);
+            }
+        }
+    }
+    for (k, v) in fields {
+        m.insert(k, v);
+    }
+    sorted(m)
+}
+
+/// The NeuralNetConfiguration around a layer (`layer` null for a graph's default).
+pub fn nnc(layer: Value, variables: &[String], data_type: &str) -> Value {
+    sorted(
+        json!({
+            "cacheMode": "NONE",
+            "dataType": data_type,
+            "epochCount": 0,
+            "iterationCount": 0,
+            "layer": layer,
+            "maxNumLineSearchIterations": 5,
+            "miniBatch": true,
+            "minimize": true,
+            "optimizationAlgo": "STOCHASTIC_GRADIENT_DESCENT",
+            "seed": 12345,
+            "stepFunction": null,
+            "variables": variables,
+        })
+        .as_object()
+        .cloned()
+        .expect("object"),
+    )
+}
+
+/// Top-level keys shared by MultiLayerConfiguration and ComputationGraphConfiguration.
+pub fn top(data_type: &str, rest: Map<String, Value>) -> Value {
+    let mut m = json!({
+        "backpropType": "Standard",
+        "cacheMode": "NONE",
+        "dataType": data_type,
+        "epochCount": 0,
+        "inferenceWorkspaceMode": "ENABLED",
+        "iterationCount": 0,
+        "tbpttBackLength": 20,
+        "tbpttFwdLength": 20,
+        "trainingWorkspaceMode": "ENABLED",
+        "validateOutputLayerConfig": true
+    })
+    .as_object()
+    .cloned()
+    .expect("object");
+    m.extend(rest);
+    sorted(m)
+}
+
+/// A preprocessor object by class name.
+pub fn preprocessor(class: &str, fields: &[(&str, Value)]) -> Value {
+    let mut m = Map::new();
+    m.insert(
+        "@class".into(),
+        Value::String(format!("{PREPROCESSORS}{class}")),
+    );
+    for (k, v) in fields {
+        m.insert((*k).into(), v.clone());
+    }
+    sorted(m)
+}
+
+/// A graph vertex object by class name.
+pub fn vertex(class: &str, fields: &[(&str, Value)]) -> Value {
+    let mut m = Map::new();
+    m.insert("@class".into(), Value::String(format!("{VERTICES}{class}")));
+    for (k, v) in fields {
+        m.insert((*k).into(), v.clone());
+    }
+    sorted(m)
+}
+
+/// Helper: a map from pairs.
+pub fn fields(pairs: &[(&str, Value)]) -> Map<String, Value> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_string(), v.clone()))
+        .collect()
+}
+
+/// CUDA-helper fields every ConvolutionLayer subclass writes (performance only).
+pub fn cudnn_fields() -> Map<String, Value> {
+    fields(&[
+        ("cudnnAlgoMode", json!("PREFER_FASTEST")),
+        ("cudnnBwdDataAlgo", Value::Null),
+        ("cudnnBwdFilterAlgo", Value::Null),
+        ("cudnnFwdAlgo", Value::Null),
+    ])
+}

@@ -1,0 +1,411 @@
+//! ONNX -> DL4J for models written by other tools (PyTorch, tf2onnx, skl2onnx, ...): the graph's
+//! nodes are matched to DL4J layers and vertices that compute the same thing, and the result is a
+//! MultiLayerNetwork (one chain) or a ComputationGraph.
+//!
+//! Nodes are translated in file order (ONNX requires topological order). Every ONNX value is
+//! either a constant (initializers, `Constant` nodes, and whatever folds from them) or a [`Sym`]:
+//! the output of a DL4J vertex, possibly with its axes permuted or with a DL4J preprocessor still
+//! to apply. A node that has no DL4J equivalent is recorded and the translation goes on, so the
+//! error lists every such node at once.
+
+mod fold;
+mod json;
+mod net;
+mod ops;
+
+use std::collections::{HashMap, HashSet};
+
+use dl4j_core::java_serial::{serialize, JavaValue};
+use dl4j_core::tensor::{DType, Tensor};
+use dl4j_core::{Archive, Error, Result};
+use ndarray::{ArrayD, IxDyn};
+use serde_json::{json, Value};
+
+use crate::proto::{self, Attr, Dim, ForeignModel, ForeignNode};
+use net::{Body, Layer, Net, Sym};
+
+pub use json::Family;
+
+/// Options of an import.
+#[derive(Debug, Clone, Default)]
+pub struct ImportOptions {
+    /// Loss of the output layer (`MCXENT`, `XENT`, `MSE`, ...) instead of the one the final
+    /// activation suggests.
+    pub loss: Option<String>,
+    /// Write the translated part when some nodes cannot be translated.
+    pub allow_partial: bool,
+    /// Graph inputs to treat as constants (weights that a model takes as inputs).
+    pub frozen: Vec<(String, Tensor)>,
+}
+
+/// An imported model and what the user should know about the conversion.
+#[derive(Debug)]
+pub struct Imported {
+    pub archive: Archive,
+    pub notes: Vec<String>,
+}
+
+/// Key of the extra object that records where an imported model came from.
+pub const SOURCE_OBJECT: &str = "dl4j.source";
+/// Key of the extra object holding a classifier's class labels.
+pub const LABELS_OBJECT: &str = "labels";
+
+/// Why a node was not translated.
+type Done = std::result::Result<(), String>;
+
+/// Translation state.
+pub(crate) struct Cx {
+    pub net: Net,
+    pub consts: HashMap<String, ArrayD<f64>>,
+    pub opset: i64,
+    /// ONNX values read by more than one node, or by a node and the graph output.
+    uses: HashMap<String, usize>,
+    graph_outputs: HashSet<String>,
+    pub notes: Vec<String>,
+    /// Class labels found in classic-ML post-processing.
+    pub labels: Option<Vec<String>>,
+    /// Values produced by nodes that were dropped on purpose (post-processing), by name.
+    pub dropped: HashSet<String>,
+}
+
+impl Cx {
+    pub fn konst(&self, name: &str) -> Option<&ArrayD<f64>> {
+        self.consts.get(name)
+    }
+
+    /// The translated value `name` (not a constant).
+    pub fn sym(&self, name: &str) -> std::result::Result<Sym, String> {
+        if self.consts.contains_key(name) {
+            return Err(format!(
+                "input {name:?} is a constant where DL4J needs the network's data"
+            ));
+        }
+        self.net
+            .syms
+            .get(name)
+            .cloned()
+            .ok_or_else(|| format!("input {name:?} is not available"))
+    }
+
+    pub fn set(&mut self, name: &str, sym: Sym) {
+        self.net.syms.insert(name.into(), sym);
+    }
+
+    /// How many readers a value has (nodes and graph outputs).
+    pub fn uses(&self, name: &str) -> usize {
+        self.uses.get(name).copied().unwrap_or(0)
+    }
+
+    pub fn is_output(&self, name: &str) -> bool {
+        self.graph_outputs.contains(name)
+    }
+
+    /// The layer producing `sym` if a following op may still change it: it exists, its
+    /// output is read only by that op and is not a graph output.
+    pub fn private_layer(&mut self, onnx_name: &str, sym: &Sym) -> Option<&mut Layer> {
+        if self.uses(onnx_name) != 1 || self.is_output(onnx_name) || !sym.is_plain() {
+            return None;
+        }
+        if self.net.consumers(&sym.src) != 0 {
+            return None;
+        }
+        match &mut self.net.vertex_mut(&sym.src)?.body {
+            Body::Layer(l) => Some(l),
+            Body::Vertex(_) => None,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Attribute access.
+
+pub fn attr_int(n: &ForeignNode, key: &str, default: i64) -> i64 {
+    match n.attr(key) {
+        Some(Attr::Int(v)) => *v,
+        _ => default,
+    }
+}
+
+pub fn attr_ints(n: &ForeignNode, key: &str) -> Option<Vec<i64>> {
+    match n.attr(key) {
+        Some(Attr::Ints(v)) => Some(v.clone()),
+        _ => None,
+    }
+}
+
+pub fn attr_float(n: &ForeignNode, key: &str, default: f32) -> f32 {
+    match n.attr(key) {
+        Some(Attr::Float(v)) => *v,
+        _ => default,
+    }
+}
+
+pub fn attr_str<'n>(n: &'n ForeignNode, key: &str) -> Option<&'n str> {
+    match n.attr(key) {
+        Some(Attr::Str(v)) => Some(v.as_str()),
+        _ => None,
+    }
+}
+
+/// The `i`-th input's name, if present and not empty (ONNX marks omitted optional inputs
+/// with "").
+pub fn input(n: &ForeignNode, i: usize) -> Option<&str> {
+    n.inputs.get(i).map(String::as_str).filter(|s| !s.is_empty())
+}
+
+/// Converts a tensor to f64 working values.
+pub fn to_array(t: &Tensor) -> Result<ArrayD<f64>> {
+    ArrayD::from_shape_vec(IxDyn(t.shape()), t.to_f64_vec())
+        .map_err(|e| Error::Format(format!("tensor shape: {e}")))
+}
+
+fn dims(d: &Option<Vec<Dim>>) -> Option<Vec<Option<usize>>> {
+    d.as_ref().map(|dims| {
+        dims.iter()
+            .map(|d| match d {
+                Dim::Fixed(n) => Some(*n),
+                _ => None,
+            })
+            .collect()
+    })
+}
+
+/// Imports a model file written by another tool.
+pub fn import(bytes: &[u8], options: &ImportOptions) -> Result<Imported> {
+    let model = proto::decode_foreign(bytes)?;
+    import_model(&model, options)
+}
+
+fn describe(n: &ForeignNode, i: usize) -> String {
+    let name = if n.name.is_empty() {
+        format!("#{i}")
+    } else {
+        format!("{:?}", n.name)
+    };
+    let domain = if n.domain.is_empty() || n.domain == "ai.onnx" {
+        String::new()
+    } else {
+        format!("{}.", n.domain)
+    };
+    format!("{domain}{} {name} (inputs {:?})", n.op, n.inputs)
+}
+
+pub fn import_model(model: &ForeignModel, options: &ImportOptions) -> Result<Imported> {
+    let mut consts: HashMap<String, ArrayD<f64>> = HashMap::new();
+    let mut const_types: HashMap<String, DType> = HashMap::new();
+    for (name, t) in &model.initializers {
+        consts.insert(name.clone(), to_array(t)?);
+        const_types.insert(name.clone(), t.dtype());
+    }
+    for (name, t) in &options.frozen {
+        if !model.inputs.iter().any(|i| &i.name == name) {
+            return Err(Error::Format(format!(
+                "--freeze names {name:?}, which is not an input of the graph (inputs: {})",
+                model
+                    .inputs
+                    .iter()
+                    .map(|i| i.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        consts.insert(name.clone(), to_array(t)?);
+        const_types.insert(name.clone(), t.dtype());
+    }
+    // Inputs with an initializer of the same name are constants (ONNX IR < 4 lists them).
+    let data_inputs: Vec<&proto::ValueDecl> = model
+        .inputs
+        .iter()
+        .filter(|i| !consts.contains_key(&i.name))
+        .collect();
+    if data_inputs.is_empty() {
+        return Err(Error::Format(
+            "the graph has no data input (every input is a constant)".into(),
+        ));
+    }
+    let dtype = data_inputs
+        .iter()
+        .filter_map(|i| i.dtype)
+        .find(|d| d.is_float())
+        .or_else(|| {
+            model
+                .initializers
+                .iter()
+                .map(|(_, t)| t.dtype())
+                .find(|d| d.is_float())
+        })
+        .unwrap_or(DType::F32);
+    let dtype = match dtype {
+        DType::F64 | DType::F16 => dtype,
+        _ => DType::F32,
+    };
+    let mut net = Net::new(dtype);
+    for i in &data_inputs {
+        let shape = dims(&i.dims).ok_or_else(|| {
+            Error::Format(format!(
+                "graph input {:?} has no declared shape; DL4J needs its rank",
+                i.name
+            ))
+        })?;
+        net.add_input(&i.name, shape);
+    }
+    let mut uses: HashMap<String, usize> = HashMap::new();
+    for n in &model.nodes {
+        for i in n.inputs.iter().filter(|s| !s.is_empty()) {
+            *uses.entry(i.clone()).or_default() += 1;
+        }
+    }
+    let graph_outputs: HashSet<String> = model.outputs.iter().map(|o| o.name.clone()).collect();
+    for o in &graph_outputs {
+        *uses.entry(o.clone()).or_default() += 1;
+    }
+    let mut cx = Cx {
+        net,
+        consts,
+        opset: model.opset,
+        uses,
+        graph_outputs,
+        notes: Vec::new(),
+        labels: None,
+        dropped: HashSet::new(),
+    };
+
+    let mut failures: Vec<String> = Vec::new();
+    let mut first_failure: Option<usize> = None;
+    let mut blocked: HashSet<String> = HashSet::new();
+    for (i, node) in model.nodes.iter().enumerate() {
+        if node.inputs.iter().any(|s| blocked.contains(s)) {
+            // Downstream of an untranslated node: report it only if it would fail on its own.
+            if !ops::known(node) {
+                failures.push(format!("{}: no DL4J equivalent", describe(node, i)));
+            }
+            blocked.extend(node.outputs.iter().cloned());
+            continue;
+        }
+        let result = if fold::try_fold(&mut cx, node) {
+            Ok(())
+        } else {
+            ops::translate(&mut cx, node)
+        };
+        if let Err(why) = result {
+            failures.push(format!("{}: {why}", describe(node, i)));
+            first_failure.get_or_insert(i);
+            blocked.extend(node.outputs.iter().cloned());
+        }
+    }
+
+    // Network outputs: graph outputs that were translated; when partial, also the translated
+    // inputs of the nodes that were not.
+    let mut outputs: Vec<String> = Vec::new();
+    let mut missing: Vec<String> = Vec::new();
+    for o in &model.outputs {
+        if cx.net.syms.contains_key(&o.name) {
+            outputs.push(o.name.clone());
+        } else if cx.dropped.contains(&o.name) {
+            // Reported by the op that dropped it.
+        } else if cx.consts.contains_key(&o.name) {
+            cx.notes.push(format!(
+                "graph output {:?} is a constant; DL4J networks have no constant outputs: dropped",
+                o.name
+            ));
+        } else {
+            missing.push(o.name.clone());
+        }
+    }
+    if !failures.is_empty() {
+        if !options.allow_partial {
+            return Err(Error::Format(format!(
+                "{} node(s) have no DL4J equivalent, so nothing was written (--allow-partial writes the part before them):\n  {}",
+                failures.len(),
+                failures.join("\n  ")
+            )));
+        }
+        let stop = first_failure.unwrap_or(0);
+        let stop_node = &model.nodes[stop];
+        for inp in stop_node.inputs.iter().filter(|s| !s.is_empty()) {
+            if cx.net.syms.contains_key(inp) && !outputs.contains(inp) {
+                outputs.push(inp.clone());
+            }
+        }
+        cx.notes.push(format!(
+            "partial conversion: stopped at {}; the network's outputs are {:?}; not translated:\n  {}",
+            describe(stop_node, stop),
+            outputs,
+            failures.join("\n  ")
+        ));
+        if !missing.is_empty() {
+            cx.notes.push(format!(
+                "graph outputs not produced by the partial network: {missing:?}"
+            ));
+        }
+    } else if !missing.is_empty() {
+        return Err(Error::Format(format!(
+            "graph outputs {missing:?} are produced by no node"
+        )));
+    }
+    if outputs.is_empty() {
+        return Err(Error::Format(
+            "nothing to write: no graph output is computed by translated nodes".into(),
+        ));
+    }
+    let out_vertices = ops::finish_outputs(&mut cx, &outputs, options.loss.as_deref())
+        .map_err(Error::Format)?;
+    for (i, name) in cx.net.inputs.clone().iter().enumerate() {
+        let sym = &cx.net.syms[name];
+        if !sym.perm.iter().enumerate().all(|(k, &p)| k == p) {
+            cx.notes.push(format!(
+                "input {i} {name:?}: DL4J takes it with its axes reordered: DL4J shape {:?} for ONNX shape {:?}",
+                show(&sym.dl4j_shape()),
+                show(&sym.shape)
+            ));
+        }
+    }
+    let (config, flat) = cx.net.emit(&out_vertices)?;
+    let mut source = vec![
+        ("producer".to_string(), model.producer.clone()),
+        ("producer_version".to_string(), model.producer_version.clone()),
+        ("ir_version".to_string(), model.ir_version.to_string()),
+        (
+            "opsets".to_string(),
+            model
+                .opsets
+                .iter()
+                .map(|(d, v)| format!("{}:{v}", if d.is_empty() { "ai.onnx" } else { d }))
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
+        (
+            "converted_by".to_string(),
+            format!("dl4j {}", env!("CARGO_PKG_VERSION")),
+        ),
+        ("inputs".to_string(), json!(cx.net.inputs).to_string()),
+        ("outputs".to_string(), json!(outputs).to_string()),
+    ];
+    if !cx.notes.is_empty() {
+        source.push(("notes".to_string(), Value::from(cx.notes.clone()).to_string()));
+    }
+    let mut objects = vec![(
+        SOURCE_OBJECT.to_string(),
+        serialize(&JavaValue::StringMap(source)),
+    )];
+    if let Some(labels) = &cx.labels {
+        objects.push((
+            LABELS_OBJECT.to_string(),
+            serialize(&JavaValue::StringList(labels.clone())),
+        ));
+    }
+    let archive = net::archive(config, flat, cx.net.dtype, objects)?;
+    Ok(Imported {
+        archive,
+        notes: cx.notes,
+    })
+}
+
+/// A shape for messages: `?` for dimensions known only at run time.
+pub fn show(shape: &[Option<usize>]) -> String {
+    let parts: Vec<String> = shape
+        .iter()
+        .map(|d| d.map_or("?".to_string(), |n| n.to_string()))
+        .collect();
+    format!("[{}]", parts.join(", "))
+}

@@ -1,0 +1,354 @@
+//! Layout-only nodes: `Flatten` / `Reshape` between convolutional and dense parts become
+//! DL4J's CnnToFeedForward / FeedForwardToCnn preprocessors (same c-order element order, spec
+//! config §11); `Transpose` only relabels axes (folded into the value's permutation, so pairs
+//! cancel); `Squeeze` / `Unsqueeze` of size-1 axes, `Identity` and inference-mode `Dropout` are
+//! no-ops. Anything that would move data across the batch axis has no DL4J equivalent.
+
+use serde_json::json;
+
+use super::super::fold::ints_or_nan;
+use super::super::json as dj;
+use super::super::net::Sym;
+use super::super::{attr_int, attr_ints, input, show, Cx, Done};
+use crate::proto::ForeignNode;
+
+fn axis(a: i64, rank: usize) -> Result<usize, String> {
+    let r = rank as i64;
+    let v = if a < 0 { a + r } else { a };
+    if (0..r).contains(&v) {
+        Ok(v as usize)
+    } else {
+        Err(format!("axis {a} outside rank {rank}"))
+    }
+}
+
+/// The output shape of `Reshape(input, target)`; `None` entries of `target` stand for a
+/// dimension known only at run time (as NaN from a folded `Shape`), matched with the input's.
+pub fn resolve_reshape(
+    input: &[Option<usize>],
+    target: &[Option<i64>],
+    allowzero: bool,
+) -> Result<Vec<Option<usize>>, String> {
+    let mut out: Vec<Option<usize>> = Vec::with_capacity(target.len());
+    let mut infer = None;
+    for (i, t) in target.iter().enumerate() {
+        match t {
+            None => out.push(None),
+            Some(-1) if infer.is_none() => {
+                infer = Some(i);
+                out.push(None);
+            }
+            Some(0) if !allowzero => out.push(*input.get(i).ok_or("0 beyond the input rank")?),
+            Some(k) if *k >= 0 => out.push(Some(*k as usize)),
+            Some(k) => return Err(format!("reshape target holds {k}")),
+        }
+    }
+    if let Some(i) = infer {
+        let known = |s: &[Option<usize>]| -> (usize, usize) {
+            s.iter().fold((1, 0), |(p, u), d| match d {
+                Some(v) => (p * v, u),
+                None => (p, u + 1),
+            })
+        };
+        let (pi, ui) = known(input);
+        let mut others = out.clone();
+        others.remove(i);
+        let (po, uo) = known(&others);
+        if ui != uo || po == 0 || pi % po != 0 {
+            return Err(format!(
+                "cannot infer the -1 of reshape {} from input {}",
+                show_i(target),
+                show(input)
+            ));
+        }
+        out[i] = Some(pi / po);
+    }
+    Ok(out)
+}
+
+fn show_i(t: &[Option<i64>]) -> String {
+    let v: Vec<String> = t
+        .iter()
+        .map(|d| d.map_or("?".into(), |v| v.to_string()))
+        .collect();
+    format!("[{}]", v.join(", "))
+}
+
+fn out(n: &ForeignNode) -> Result<&str, String> {
+    n.outputs
+        .first()
+        .map(String::as_str)
+        .ok_or_else(|| "no output".into())
+}
+
+pub fn cnn_to_ff(c: usize, h: usize, w: usize) -> serde_json::Value {
+    dj::preprocessor(
+        "CnnToFeedForwardPreProcessor",
+        &[
+            ("format", json!("NCHW")),
+            ("inputHeight", json!(h)),
+            ("inputWidth", json!(w)),
+            ("numChannels", json!(c)),
+        ],
+    )
+}
+
+pub fn ff_to_cnn(c: usize, h: usize, w: usize) -> serde_json::Value {
+    dj::preprocessor(
+        "FeedForwardToCnnPreProcessor",
+        &[
+            ("inputHeight", json!(h)),
+            ("inputWidth", json!(w)),
+            ("numChannels", json!(c)),
+        ],
+    )
+}
+
+fn is_class(v: &Option<serde_json::Value>, class: &str) -> bool {
+    v.as_ref()
+        .and_then(|p| p.get("@class"))
+        .and_then(|c| c.as_str())
+        .is_some_and(|c| c.ends_with(class))
+}
+
+/// `[batch, features]` from `x` (rank 4 NCHW, or a value whose other axes are all size 1).
+fn to_features(x: &Sym, what: &str) -> Result<Sym, String> {
+    let core = x.core_shape();
+    if x.pre.is_none() && x.is_unpermuted() && core.len() == 2 {
+        return Ok(x.with_shape(core));
+    }
+    if x.is_plain() && x.rank() == 4 {
+        let (c, h, w) = (
+            x.dim(1, "channels")?,
+            x.dim(2, "height")?,
+            x.dim(3, "width")?,
+        );
+        let mut y = x.with_shape(vec![x.shape[0], Some(c * h * w)]);
+        y.pre = Some(cnn_to_ff(c, h, w));
+        return Ok(y);
+    }
+    if x.is_plain() && x.rank() == 2 {
+        return Ok(x.clone());
+    }
+    Err(format!(
+        "{what} of a {} value has no DL4J equivalent (DL4J flattens only [batch, channels, height, width])",
+        show(&x.shape)
+    ))
+}
+
+pub fn flatten(cx: &mut Cx, n: &ForeignNode) -> Done {
+    let x = cx.sym(input(n, 0).ok_or("no input")?)?;
+    if attr_int(n, "axis", 1) != 1 {
+        return Err("Flatten with axis other than 1 merges the batch axis".into());
+    }
+    let y = to_features(&x, "flattening")?;
+    cx.set(out(n)?, y);
+    Ok(())
+}
+
+pub fn reshape(cx: &mut Cx, n: &ForeignNode) -> Done {
+    let x = cx.sym(input(n, 0).ok_or("no input")?)?;
+    let shape_name = input(n, 1).ok_or("no shape input (opset < 5 Reshape)")?;
+    let target = cx
+        .konst(shape_name)
+        .and_then(ints_or_nan)
+        .ok_or_else(|| format!("target shape {shape_name:?} is not known at conversion time"))?;
+    let t = resolve_reshape(&x.shape, &target, attr_int(n, "allowzero", 0) != 0)?;
+    let batch_kept = match (t.first(), x.shape.first()) {
+        (Some(a), Some(b)) => a == b || a.is_none() || b.is_none(),
+        _ => false,
+    };
+    if !batch_kept {
+        return Err(format!(
+            "reshape from {} to {} changes the batch axis",
+            show(&x.shape),
+            show(&t)
+        ));
+    }
+    if t == x.shape {
+        cx.set(out(n)?, x);
+        return Ok(());
+    }
+    let y = match t.len() {
+        2 => to_features(&x, "reshaping")?,
+        4 if x.core_shape().len() == 2 && x.is_unpermuted() => {
+            let (c, h, w) = (
+                t[1].ok_or("unknown channels")?,
+                t[2].ok_or("unknown height")?,
+                t[3].ok_or("unknown width")?,
+            );
+            let mut y = x.with_shape(t.clone());
+            if is_class(&x.pre, "CnnToFeedForwardPreProcessor")
+                && x.pre.as_ref().map(|p| (p["numChannels"].clone(), p["inputHeight"].clone(), p["inputWidth"].clone()))
+                    == Some((json!(c), json!(h), json!(w)))
+            {
+                // Flatten then reshape back: nothing happened.
+                y.pre = None;
+            } else if x.pre.is_some() {
+                return Err("reshape of an already reshaped value".into());
+            } else {
+                y.pre = Some(ff_to_cnn(c, h, w));
+            }
+            y
+        }
+        _ => {
+            return Err(format!(
+                "reshape from {} to {} has no DL4J equivalent (DL4J reshapes only between [batch, features] and [batch, channels, height, width])",
+                show(&x.shape),
+                show(&t)
+            ))
+        }
+    };
+    if y.shape != t {
+        return Err(format!(
+            "reshape from {} to {} has no DL4J equivalent",
+            show(&x.shape),
+            show(&t)
+        ));
+    }
+    cx.set(out(n)?, y);
+    Ok(())
+}
+
+pub fn transpose(cx: &mut Cx, n: &ForeignNode) -> Done {
+    let x = cx.sym(input(n, 0).ok_or("no input")?)?;
+    if x.pre.is_some() || !x.squeezed.is_empty() {
+        return Err("transpose of a reshaped value".into());
+    }
+    let r = x.rank();
+    let p: Vec<usize> = match attr_ints(n, "perm") {
+        Some(p) => p
+            .iter()
+            .map(|&a| axis(a, r))
+            .collect::<Result<_, _>>()?,
+        None => (0..r).rev().collect(),
+    };
+    let mut seen = vec![false; r];
+    for &a in &p {
+        if std::mem::replace(&mut seen[a], true) {
+            return Err(format!("perm {p:?} repeats an axis"));
+        }
+    }
+    if p.len() != r {
+        return Err(format!("perm {p:?} does not match rank {r}"));
+    }
+    let mut y = x.clone();
+    y.shape = p.iter().map(|&i| x.shape[i]).collect();
+    y.perm = p.iter().map(|&i| x.perm[i]).collect();
+    cx.set(out(n)?, y);
+    Ok(())
+}
+
+fn axes(cx: &Cx, n: &ForeignNode) -> Result<Option<Vec<i64>>, String> {
+    if let Some(a) = attr_ints(n, "axes") {
+        return Ok(Some(a));
+    }
+    match input(n, 1) {
+        None => Ok(None),
+        Some(name) => cx
+            .konst(name)
+            .map(|a| Some(a.iter().map(|&v| v as i64).collect()))
+            .ok_or_else(|| format!("axes {name:?} are not constant")),
+    }
+}
+
+pub fn squeeze(cx: &mut Cx, n: &ForeignNode) -> Done {
+    let x = cx.sym(input(n, 0).ok_or("no input")?)?;
+    let r = x.rank();
+    let drop: Vec<usize> = match axes(cx, n)? {
+        Some(a) => a.iter().map(|&v| axis(v, r)).collect::<Result<_, _>>()?,
+        None => (0..r).filter(|&i| x.shape[i] == Some(1)).collect(),
+    };
+    for &a in &drop {
+        if x.shape[a] != Some(1) {
+            return Err(format!("squeezing axis {a} of {}", show(&x.shape)));
+        }
+    }
+    if drop.iter().all(|a| x.squeezed.contains(a)) {
+        // Axes DL4J's array does not have anyway.
+        let mut y = x.clone();
+        y.shape = (0..r)
+            .filter(|i| !drop.contains(i))
+            .map(|i| x.shape[i])
+            .collect();
+        y.squeezed = x
+            .squeezed
+            .iter()
+            .filter(|a| !drop.contains(a))
+            .map(|&a| a - drop.iter().filter(|&&d| d < a).count())
+            .collect();
+        cx.set(out(n)?, y);
+        return Ok(());
+    }
+    let kept: Vec<Option<usize>> = (0..r)
+        .filter(|i| !drop.contains(i))
+        .map(|i| x.shape[i])
+        .collect();
+    if x.is_plain() && r == 4 && kept.len() == 2 && !drop.contains(&0) && !drop.contains(&1) {
+        let y = to_features(&x, "squeezing")?;
+        cx.set(out(n)?, y);
+        return Ok(());
+    }
+    if x.is_plain() && r == 3 && drop == [2] {
+        // [batch, features, 1]: one time step; RnnToFeedForward's rows are then the batch.
+        let mut y = x.with_shape(kept);
+        y.pre = Some(dj::preprocessor(
+            "RnnToFeedForwardPreProcessor",
+            &[("rnnDataFormat", json!("NCW"))],
+        ));
+        cx.set(out(n)?, y);
+        return Ok(());
+    }
+    Err(format!(
+        "squeezing axes {drop:?} of {} has no DL4J equivalent",
+        show(&x.shape)
+    ))
+}
+
+pub fn unsqueeze(cx: &mut Cx, n: &ForeignNode) -> Done {
+    let x = cx.sym(input(n, 0).ok_or("no input")?)?;
+    let add = axes(cx, n)?.ok_or("Unsqueeze without axes")?;
+    let r = x.rank() + add.len();
+    let mut add: Vec<usize> = add
+        .iter()
+        .map(|&a| axis(a, r))
+        .collect::<Result<_, _>>()?;
+    add.sort_unstable();
+    let mut shape = x.shape.clone();
+    // Old squeezed positions move right past each inserted axis.
+    let mut squeezed: Vec<usize> = x.squeezed.clone();
+    for &a in &add {
+        shape.insert(a, Some(1));
+        for s in squeezed.iter_mut() {
+            if *s >= a {
+                *s += 1;
+            }
+        }
+        squeezed.push(a);
+    }
+    let mut y = x.clone();
+    y.shape = shape;
+    squeezed.sort_unstable();
+    y.squeezed = squeezed;
+    cx.set(out(n)?, y);
+    Ok(())
+}
+
+pub fn identity(cx: &mut Cx, n: &ForeignNode) -> Done {
+    let x = cx.sym(input(n, 0).ok_or("no input")?)?;
+    if n.op == "Dropout" {
+        if let Some(mask) = n.outputs.get(1).filter(|m| !m.is_empty()) {
+            if cx.uses(mask) > 0 {
+                return Err("the dropout mask is used; DL4J networks do not expose it".into());
+            }
+        }
+        // Opset 12+: a `training_mode` input that is true would make it random.
+        if let Some(t) = input(n, 2) {
+            if cx.konst(t).is_none_or(|v| v.iter().any(|&b| b != 0.0)) {
+                return Err("dropout in training mode".into());
+            }
+        }
+    }
+    cx.set(out(n)?, x);
+    Ok(())
+}

@@ -148,8 +148,19 @@ fn frozen_inputs(args: &[String]) -> dl4j::Result<Vec<(String, dl4j::Tensor)>> {
                 dl4j::Error::Refused(format!("--freeze {a:?}: expected NAME=FILE"))
             })?;
             let path = PathBuf::from(file);
-            let array = cli::verify::read_array(&path)?;
-            let tensor = dl4j::Tensor::new(array.shape, dl4j::TensorData::F64(array.values))?;
+            // TensorProto files keep their element type (shapes and indices are integers).
+            let is_pb = path
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("pb"));
+            let tensor = if is_pb {
+                let bytes = std::fs::read(&path).map_err(|e| dl4j::Error::io(&path, e))?;
+                dl4j::dl4j_onnx::read_tensor_proto(&bytes)
+                    .map_err(|e| e.in_file(&path))?
+                    .1
+            } else {
+                let array = cli::verify::read_array(&path)?;
+                dl4j::Tensor::new(array.shape, dl4j::TensorData::F64(array.values))?
+            };
             Ok((name.to_string(), tensor))
         })
         .collect()

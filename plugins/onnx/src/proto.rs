@@ -53,6 +53,8 @@ pub enum Attr {
     Float(f32),
     Floats(Vec<f32>),
     Str(String),
+    /// A list of strings (`activations` of the recurrent ops).
+    Strs(Vec<String>),
     /// A subgraph (the `body` of `Scan`).
     Graph(Box<Subgraph>),
     /// A tensor (`Constant`'s `value`, `ConstantOfShape`'s fill); read from foreign files only.
@@ -172,6 +174,10 @@ fn attribute(name: &str, a: &Attr) -> AttributeProto {
         Attr::Str(v) => {
             p.s = v.clone().into_bytes();
             AttributeType::STRING
+        }
+        Attr::Strs(v) => {
+            p.strings = v.iter().map(|s| s.clone().into_bytes()).collect();
+            AttributeType::STRINGS
         }
         Attr::Graph(g) => {
             p.g = Some(subgraph(g)).into();
@@ -491,10 +497,16 @@ fn foreign_attr(a: &AttributeProto) -> Result<Attr> {
         Some(AttributeType::FLOAT) => Attr::Float(a.f),
         Some(AttributeType::FLOATS) => Attr::Floats(a.floats.clone()),
         Some(AttributeType::STRING) => Attr::Str(String::from_utf8_lossy(&a.s).into_owned()),
+        Some(AttributeType::STRINGS) => Attr::Strs(
+            a.strings
+                .iter()
+                .map(|s| String::from_utf8_lossy(s).into_owned())
+                .collect(),
+        ),
         Some(AttributeType::TENSOR) => match a.t.as_ref() {
-            Some(t) => Attr::Tensor(tensor_of(t).map_err(|e| {
-                Error::Format(format!("attribute {:?}: {e}", a.name))
-            })?),
+            Some(t) => Attr::Tensor(
+                tensor_of(t).map_err(|e| Error::Format(format!("attribute {:?}: {e}", a.name)))?,
+            ),
             None => Attr::Other("TENSOR without a value".into()),
         },
         Some(other) => Attr::Other(format!("{other:?}")),

@@ -526,6 +526,28 @@ fn network_input(name: &str, layer: Option<&LayerConf>, pre: Option<&Json>) -> V
     if let Some(v) = cnn::input_for(&name, &layer).or_else(|| rnn::input_for(&name, &layer)) {
         return v;
     }
+    // Global pooling that names its pooled axes tells the layout (DL4J writes them on build).
+    if layer.type_name == "GlobalPoolingLayer" {
+        let dims = layer.ints("poolingDimensions").unwrap_or_default();
+        let d = |n: &str| Dim::Named(n.into());
+        match dims.as_slice() {
+            [2, 3] => {
+                return Value::new(
+                    name,
+                    Kind::Cnn { nhwc: false },
+                    vec![batch(), Dim::Unknown, d("height"), d("width")],
+                )
+            }
+            [2] => {
+                return Value::new(
+                    name,
+                    Kind::Rnn { nwc: false },
+                    vec![batch(), Dim::Unknown, d("time")],
+                )
+            }
+            _ => {}
+        }
+    }
     // Layers that take any rank (DL4J decides at run time): the input's rank stays open.
     if matches!(
         layer.type_name.as_str(),

@@ -71,16 +71,18 @@ fn fold(cx: &Cx, n: &ForeignNode) -> Option<Vec<ArrayD<f64>>> {
         let start = axis_clamp(attr_int(n, "start", 0), rank);
         let end = axis_clamp(attr_int(n, "end", rank), rank);
         let dims = dims[start..end.max(start)].to_vec();
-        return Some(vec![ArrayD::from_shape_vec(IxDyn(&[dims.len()]), dims).ok()?]);
+        return Some(vec![
+            ArrayD::from_shape_vec(IxDyn(&[dims.len()]), dims).ok()?
+        ]);
     }
     if n.op == "Constant" {
         return match n.attrs.first().map(|(k, a)| (k.as_str(), a)) {
             Some(("value", Attr::Tensor(t))) => Some(vec![to_array(t).ok()?]),
             Some(("value_float", Attr::Float(v))) => Some(vec![scalar(*v as f64)]),
             Some(("value_int", Attr::Int(v))) => Some(vec![scalar(*v as f64)]),
-            Some(("value_floats", Attr::Floats(v))) => Some(vec![vector(
-                v.iter().map(|&x| x as f64).collect(),
-            )]),
+            Some(("value_floats", Attr::Floats(v))) => {
+                Some(vec![vector(v.iter().map(|&x| x as f64).collect())])
+            }
             Some(("value_ints", Attr::Ints(v))) => {
                 Some(vec![vector(v.iter().map(|&x| x as f64).collect())])
             }
@@ -119,10 +121,8 @@ fn fold(cx: &Cx, n: &ForeignNode) -> Option<Vec<ArrayD<f64>>> {
             let x = x?;
             let axes = axes_of(cx, n)??;
             let rank = x.ndim() + axes.len();
-            let mut axes: Vec<usize> = axes
-                .iter()
-                .map(|&a| axis(a, rank))
-                .collect::<Option<_>>()?;
+            let mut axes: Vec<usize> =
+                axes.iter().map(|&a| axis(a, rank)).collect::<Option<_>>()?;
             axes.sort_unstable();
             let mut shape: Vec<usize> = x.shape().to_vec();
             for a in axes {
@@ -202,7 +202,10 @@ fn fold(cx: &Cx, n: &ForeignNode) -> Option<Vec<ArrayD<f64>>> {
         "Transpose" => {
             let x = x?;
             let perm: Vec<usize> = match attr_ints(n, "perm") {
-                Some(p) => p.iter().map(|&a| axis(a, x.ndim())).collect::<Option<_>>()?,
+                Some(p) => p
+                    .iter()
+                    .map(|&a| axis(a, x.ndim()))
+                    .collect::<Option<_>>()?,
                 None => (0..x.ndim()).rev().collect(),
             };
             Some(vec![x

@@ -27,7 +27,10 @@ pub fn updater() -> Value {
 /// An activation object by DL4J class name (`ActivationReLU`) with its fields.
 pub fn activation(class: &str, fields: &[(&str, Value)]) -> Value {
     let mut m = Map::new();
-    m.insert("@class".into(), Value::String(format!("{ACTIVATIONS}{class}")));
+    m.insert(
+        "@class".into(),
+        Value::String(format!("{ACTIVATIONS}{class}")),
+    );
     for (k, v) in fields {
         m.insert((*k).into(), v.clone());
     }

@@ -150,7 +150,10 @@ pub fn attr_str<'n>(n: &'n ForeignNode, key: &str) -> Option<&'n str> {
 /// The `i`-th input's name, if present and not empty (ONNX marks omitted optional inputs
 /// with "").
 pub fn input(n: &ForeignNode, i: usize) -> Option<&str> {
-    n.inputs.get(i).map(String::as_str).filter(|s| !s.is_empty())
+    n.inputs
+        .get(i)
+        .map(String::as_str)
+        .filter(|s| !s.is_empty())
 }
 
 /// Converts a tensor to f64 working values.
@@ -348,8 +351,8 @@ pub fn import_model(model: &ForeignModel, options: &ImportOptions) -> Result<Imp
             "nothing to write: no graph output is computed by translated nodes".into(),
         ));
     }
-    let out_vertices = ops::finish_outputs(&mut cx, &outputs, options.loss.as_deref())
-        .map_err(Error::Format)?;
+    let out_vertices =
+        ops::finish_outputs(&mut cx, &outputs, options.loss.as_deref()).map_err(Error::Format)?;
     for (i, name) in cx.net.inputs.clone().iter().enumerate() {
         let sym = &cx.net.syms[name];
         if !sym.perm.iter().enumerate().all(|(k, &p)| k == p) {
@@ -363,7 +366,10 @@ pub fn import_model(model: &ForeignModel, options: &ImportOptions) -> Result<Imp
     let (config, flat) = cx.net.emit(&out_vertices)?;
     let mut source = vec![
         ("producer".to_string(), model.producer.clone()),
-        ("producer_version".to_string(), model.producer_version.clone()),
+        (
+            "producer_version".to_string(),
+            model.producer_version.clone(),
+        ),
         ("ir_version".to_string(), model.ir_version.to_string()),
         (
             "opsets".to_string(),
@@ -382,7 +388,10 @@ pub fn import_model(model: &ForeignModel, options: &ImportOptions) -> Result<Imp
         ("outputs".to_string(), json!(outputs).to_string()),
     ];
     if !cx.notes.is_empty() {
-        source.push(("notes".to_string(), Value::from(cx.notes.clone()).to_string()));
+        source.push((
+            "notes".to_string(),
+            Value::from(cx.notes.clone()).to_string(),
+        ));
     }
     let mut objects = vec![(
         SOURCE_OBJECT.to_string(),

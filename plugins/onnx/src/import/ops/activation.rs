@@ -163,7 +163,11 @@ fn softmax_plan(cx: &Cx, n: &ForeignNode, x: &Sym) -> Result<Option<(Value, Valu
             return Err("softmax over a size-1 axis (always 1)".into());
         }
     } else {
-        Some((0..axis as usize).filter(|i| !x.squeezed.contains(i)).count())
+        Some(
+            (0..axis as usize)
+                .filter(|i| !x.squeezed.contains(i))
+                .count(),
+        )
     };
     let Some(ac) = axis_core else {
         return Err("softmax over size-1 axes only".into());

@@ -206,7 +206,9 @@ fn data_input(cx: &Cx, n: &ForeignNode) -> Result<Sym, String> {
 fn weights<'c>(cx: &'c Cx, n: &ForeignNode, rank: usize) -> Result<&'c ArrayD<f64>, String> {
     let name = input(n, 1).ok_or("no weight input")?;
     let w = cx.konst(name).ok_or_else(|| {
-        format!("weight {name:?} is not a constant (freeze it with --freeze if it is a graph input)")
+        format!(
+            "weight {name:?} is not a constant (freeze it with --freeze if it is a graph input)"
+        )
     })?;
     if w.ndim() != rank {
         return Err(format!("weight of shape {:?}", w.shape()));
@@ -224,7 +226,11 @@ fn bias(cx: &Cx, n: &ForeignNode, n_out: usize) -> Result<Option<ArrayD<f64>>, S
             if b.len() != n_out {
                 return Err(format!("bias of {} values for {n_out} outputs", b.len()));
             }
-            Ok(Some(b.clone().into_shape_with_order(IxDyn(&[n_out])).map_err(|e| e.to_string())?))
+            Ok(Some(
+                b.clone()
+                    .into_shape_with_order(IxDyn(&[n_out]))
+                    .map_err(|e| e.to_string())?,
+            ))
         }
     }
 }
@@ -237,7 +243,9 @@ pub fn conv(cx: &mut Cx, n: &ForeignNode) -> Done {
     let kernel: Vec<usize> = w_onnx.shape()[2..].to_vec();
     if let Some(k) = attr_ints(n, "kernel_shape") {
         if k.iter().map(|&v| v as usize).collect::<Vec<_>>() != kernel {
-            return Err(format!("kernel_shape {k:?} differs from the weight's {kernel:?}"));
+            return Err(format!(
+                "kernel_shape {k:?} differs from the weight's {kernel:?}"
+            ));
         }
     }
     let group = attr_int(n, "group", 1).max(1) as usize;

@@ -61,7 +61,9 @@ fn check_input(cx: &Cx, name: &str, n_in: usize) -> Result<super::super::net::Sy
     }
     if let Some(f) = x.shape[1] {
         if f != n_in {
-            return Err(format!("input has {f} features but the weight expects {n_in}"));
+            return Err(format!(
+                "input has {f} features but the weight expects {n_in}"
+            ));
         }
     }
     Ok(x)
@@ -73,9 +75,11 @@ pub fn gemm(cx: &mut Cx, n: &ForeignNode) -> Done {
     if attr_int(n, "transA", 0) != 0 {
         return Err("transA = 1 transposes the batch axis; no DL4J layer does that".into());
     }
-    let b = cx
-        .konst(b_name)
-        .ok_or_else(|| format!("weight {b_name:?} is not a constant (freeze it with --freeze if it is a graph input)"))?;
+    let b = cx.konst(b_name).ok_or_else(|| {
+        format!(
+            "weight {b_name:?} is not a constant (freeze it with --freeze if it is a graph input)"
+        )
+    })?;
     let alpha = attr_float(n, "alpha", 1.0) as f64;
     let beta = attr_float(n, "beta", 1.0) as f64;
     let w = weight(b, attr_int(n, "transB", 0) != 0, alpha)?;
@@ -112,9 +116,7 @@ pub fn matmul(cx: &mut Cx, n: &ForeignNode) -> Done {
     let w = weight(b, false, 1.0)?;
     let n_out = w.shape()[1];
     let x = check_input(cx, a, w.shape()[0])?;
-    let v = cx
-        .net
-        .add_layer(hint(n, "dense"), &x, dense_layer(w, None));
+    let v = cx.net.add_layer(hint(n, "dense"), &x, dense_layer(w, None));
     let y = super::super::net::Sym::plain(&v, vec![x.shape[0], Some(n_out)]);
     cx.set(n.outputs.first().ok_or("no output")?, y);
     Ok(())

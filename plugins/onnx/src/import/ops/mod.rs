@@ -102,17 +102,32 @@ pub fn translate(cx: &mut Cx, n: &ForeignNode) -> Done {
     }
 }
 
+/// Layer classes whose outputs may be a time-major view of ONNX's.
+const RECURRENT: &[&str] = &[
+    "LSTM",
+    "GravesLSTM",
+    "SimpleRnn",
+    "Bidirectional",
+    "LastTimeStep",
+];
+
 /// DL4J loss class for a `--loss` name or an activation.
 fn loss_json(name: &str) -> Option<Value> {
     let class = match name.to_ascii_uppercase().as_str() {
         "MCXENT" => {
-            return Some(json!({"@class": "org.nd4j.linalg.lossfunctions.impl.LossMCXENT", "softmaxClipEps": 1.0e-10}))
+            return Some(
+                json!({"@class": "org.nd4j.linalg.lossfunctions.impl.LossMCXENT", "softmaxClipEps": 1.0e-10}),
+            )
         }
         "NEGATIVELOGLIKELIHOOD" => {
-            return Some(json!({"@class": "org.nd4j.linalg.lossfunctions.impl.LossNegativeLogLikelihood", "softmaxClipEps": 1.0e-10}))
+            return Some(
+                json!({"@class": "org.nd4j.linalg.lossfunctions.impl.LossNegativeLogLikelihood", "softmaxClipEps": 1.0e-10}),
+            )
         }
         "XENT" => {
-            return Some(json!({"@class": "org.nd4j.linalg.lossfunctions.impl.LossBinaryXENT", "clipEps": 1.0e-5}))
+            return Some(
+                json!({"@class": "org.nd4j.linalg.lossfunctions.impl.LossBinaryXENT", "clipEps": 1.0e-5}),
+            )
         }
         "MSE" | "SQUARED_LOSS" => "LossMSE",
         "L1" => "LossL1",
@@ -157,10 +172,7 @@ pub fn finish_outputs(
 ) -> std::result::Result<Vec<String>, String> {
     if let Some(l) = loss {
         if loss_json(l).is_none() {
-            return Err(format!(
-                "unknown loss {l:?} (known: {})",
-                LOSSES.join(", ")
-            ));
+            return Err(format!("unknown loss {l:?} (known: {})", LOSSES.join(", ")));
         }
     }
     let mut names: Vec<String> = Vec::new();
@@ -170,15 +182,28 @@ pub fn finish_outputs(
         let needs_own = sym.pre.is_some()
             || cx.net.is_input(&sym.src)
             || names.contains(&sym.src)
-            || outputs[..k]
-                .iter()
-                .any(|o| cx.net.syms[o].src == sym.src);
+            || outputs[..k].iter().any(|o| cx.net.syms[o].src == sym.src);
         let name = if needs_own {
             let layer = Layer::new("ActivationLayer", Family::Activation, Default::default());
             cx.net.add_layer(&format!("{onnx}_out"), &sym, layer)
         } else {
             sym.src.clone()
         };
+        if !sym.is_unpermuted() {
+            // Only recurrent layers legitimately reorder axes (ONNX's time-major layout vs
+            // DL4J's [batch, features, time]); any other transpose would be a different array.
+            let recurrent = matches!(
+                cx.net.vertex(&sym.src).map(|v| &v.body),
+                Some(Body::Layer(l)) if RECURRENT.contains(&l.class)
+            );
+            if !recurrent {
+                return Err(format!(
+                    "output {onnx:?} is a transposed view of a DL4J array (ONNX shape {}, DL4J {}); DL4J has no transpose layer",
+                    show(&sym.shape),
+                    show(&sym.dl4j_shape())
+                ));
+            }
+        }
         if !sym.squeezed.is_empty() || !sym.is_unpermuted() {
             cx.notes.push(format!(
                 "output {k} {onnx:?}: DL4J gives shape {} for ONNX shape {} (same values{})",

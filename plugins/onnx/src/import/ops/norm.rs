@@ -20,7 +20,12 @@ pub fn batch_norm(cx: &mut Cx, n: &ForeignNode) -> Done {
             show(&x.shape)
         ));
     }
-    if attr_int(n, "training_mode", 0) != 0 || n.outputs.iter().skip(1).any(|o| !o.is_empty() && cx.uses(o) > 0) {
+    if attr_int(n, "training_mode", 0) != 0
+        || n.outputs
+            .iter()
+            .skip(1)
+            .any(|o| !o.is_empty() && cx.uses(o) > 0)
+    {
         return Err("training-mode batch normalization (running statistics outputs)".into());
     }
     if cx.opset < 9 && attr_int(n, "spatial", 1) != 1 {
@@ -30,7 +35,9 @@ pub fn batch_norm(cx: &mut Cx, n: &ForeignNode) -> Done {
     for (i, key) in [(1, "gamma"), (2, "beta"), (3, "mean"), (4, "var")] {
         let name = input(n, i).ok_or_else(|| format!("no {key} input"))?;
         let v = cx.konst(name).ok_or_else(|| {
-            format!("{key} {name:?} is not a constant (freeze it with --freeze if it is a graph input)")
+            format!(
+                "{key} {name:?} is not a constant (freeze it with --freeze if it is a graph input)"
+            )
         })?;
         params.push((key, v.clone()));
     }
@@ -39,7 +46,10 @@ pub fn batch_norm(cx: &mut Cx, n: &ForeignNode) -> Done {
         return Err("scale, bias, mean and variance differ in length".into());
     }
     if x.shape[1].is_some_and(|d| d != c) {
-        return Err(format!("{c} statistics for {} channels", x.shape[1].unwrap_or(0)));
+        return Err(format!(
+            "{c} statistics for {} channels",
+            x.shape[1].unwrap_or(0)
+        ));
     }
     let eps = attr_float(n, "epsilon", 1e-5) as f64;
     let fields = json::fields(&[
@@ -63,7 +73,10 @@ pub fn batch_norm(cx: &mut Cx, n: &ForeignNode) -> Done {
         layer = layer.param(key, v);
     }
     let v = cx.net.add_layer(hint(n, "batchnorm"), &x, layer);
-    cx.set(n.outputs.first().ok_or("no output")?, Sym::plain(&v, x.shape.clone()));
+    cx.set(
+        n.outputs.first().ok_or("no output")?,
+        Sym::plain(&v, x.shape.clone()),
+    );
     Ok(())
 }
 
@@ -92,6 +105,9 @@ pub fn lrn(cx: &mut Cx, n: &ForeignNode) -> Done {
         &x,
         Layer::new("LocalResponseNormalization", Family::NoParams, fields),
     );
-    cx.set(n.outputs.first().ok_or("no output")?, Sym::plain(&v, x.shape.clone()));
+    cx.set(
+        n.outputs.first().ok_or("no output")?,
+        Sym::plain(&v, x.shape.clone()),
+    );
     Ok(())
 }

@@ -24,9 +24,15 @@ fn pair(v: &[usize], fill: usize) -> Value {
 pub fn pool(cx: &mut Cx, n: &ForeignNode) -> Done {
     let x = cx.sym(input(n, 0).ok_or("no input")?)?;
     if !x.is_plain() || !(x.rank() == 3 || x.rank() == 4) {
-        return Err(format!("input {} is not [batch, channels, (height,) width]", show(&x.shape)));
+        return Err(format!(
+            "input {} is not [batch, channels, (height,) width]",
+            show(&x.shape)
+        ));
     }
-    if n.outputs.get(1).is_some_and(|o| !o.is_empty() && cx.uses(o) > 0) {
+    if n.outputs
+        .get(1)
+        .is_some_and(|o| !o.is_empty() && cx.uses(o) > 0)
+    {
         return Err("the MaxPool indices output is used".into());
     }
     let kernel: Vec<usize> = attr_ints(n, "kernel_shape")
@@ -87,9 +93,11 @@ pub fn pool(cx: &mut Cx, n: &ForeignNode) -> Done {
     } else {
         "SubsamplingLayer"
     };
-    let v = cx
-        .net
-        .add_layer(hint(n, "pool"), &x, Layer::new(class, Family::NoParams, fields));
+    let v = cx.net.add_layer(
+        hint(n, "pool"),
+        &x,
+        Layer::new(class, Family::NoParams, fields),
+    );
     let mut shape = vec![x.shape[0], x.shape[1]];
     shape.extend(out);
     cx.set(n.outputs.first().ok_or("no output")?, Sym::plain(&v, shape));
@@ -99,13 +107,20 @@ pub fn pool(cx: &mut Cx, n: &ForeignNode) -> Done {
 pub fn global(cx: &mut Cx, n: &ForeignNode) -> Done {
     let x = cx.sym(input(n, 0).ok_or("no input")?)?;
     if !x.is_plain() || !(x.rank() == 3 || x.rank() == 4) {
-        return Err(format!("input {} is not [batch, channels, (height,) width]", show(&x.shape)));
+        return Err(format!(
+            "input {} is not [batch, channels, (height,) width]",
+            show(&x.shape)
+        ));
     }
     let dims: Vec<usize> = (2..x.rank()).collect();
     let fields = json::fields(&[
         (
             "poolingType",
-            json!(if n.op == "GlobalMaxPool" { "MAX" } else { "AVG" }),
+            json!(if n.op == "GlobalMaxPool" {
+                "MAX"
+            } else {
+                "AVG"
+            }),
         ),
         ("poolingDimensions", json!(dims)),
         ("collapseDimensions", json!(true)),

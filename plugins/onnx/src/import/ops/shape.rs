@@ -217,10 +217,7 @@ pub fn transpose(cx: &mut Cx, n: &ForeignNode) -> Done {
     }
     let r = x.rank();
     let p: Vec<usize> = match attr_ints(n, "perm") {
-        Some(p) => p
-            .iter()
-            .map(|&a| axis(a, r))
-            .collect::<Result<_, _>>()?,
+        Some(p) => p.iter().map(|&a| axis(a, r)).collect::<Result<_, _>>()?,
         None => (0..r).rev().collect(),
     };
     let mut seen = vec![false; r];
@@ -309,10 +306,7 @@ pub fn unsqueeze(cx: &mut Cx, n: &ForeignNode) -> Done {
     let x = cx.sym(input(n, 0).ok_or("no input")?)?;
     let add = axes(cx, n)?.ok_or("Unsqueeze without axes")?;
     let r = x.rank() + add.len();
-    let mut add: Vec<usize> = add
-        .iter()
-        .map(|&a| axis(a, r))
-        .collect::<Result<_, _>>()?;
+    let mut add: Vec<usize> = add.iter().map(|&a| axis(a, r)).collect::<Result<_, _>>()?;
     add.sort_unstable();
     let mut shape = x.shape.clone();
     // Old squeezed positions move right past each inserted axis.

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod cnn_reference;
+pub mod onnx_build;
 pub mod onnx_run;
 pub mod reference;
 pub mod rnn_reference;

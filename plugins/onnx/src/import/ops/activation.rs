@@ -25,6 +25,7 @@ pub const OPS: &[&str] = &[
     "HardSwish",
     "Mish",
     "LogSoftmax",
+    "PRelu",
 ];
 
 const SELU_ALPHA: f32 = 1.673_263_2;
@@ -208,7 +209,83 @@ fn softmax_plan(cx: &Cx, n: &ForeignNode, x: &Sym) -> Result<Option<(Value, Valu
     ))
 }
 
+/// `PRelu(x, slope)` -> PReLULayer: `inputShape` is the input without the batch axis, axes the
+/// slope broadcasts over are `sharedAxes` (1-based, batch excluded), the slope is `W`.
+fn prelu(cx: &mut Cx, n: &ForeignNode) -> Done {
+    let x = cx.sym(input(n, 0).ok_or("no input")?)?;
+    if !x.is_plain() || x.rank() < 2 {
+        return Err("PRelu on a reshaped or reordered value".into());
+    }
+    let slope_name = input(n, 1).ok_or("no slope")?;
+    let slope = cx
+        .konst(slope_name)
+        .ok_or_else(|| format!("slope {slope_name:?} is not a constant"))?
+        .clone();
+    let r = x.rank();
+    if slope.ndim() > r - 1
+        && slope.shape()[..slope.ndim() - (r - 1)]
+            .iter()
+            .any(|&d| d != 1)
+    {
+        return Err(format!(
+            "slope of shape {:?} varies over the batch",
+            slope.shape()
+        ));
+    }
+    let mut input_shape = Vec::new();
+    let mut w_shape = Vec::new();
+    let mut shared = Vec::new();
+    for k in 1..r {
+        let d = x.dim(k, "size")?;
+        // Right-aligned broadcast of the slope against [d1, ..., d_{r-1}].
+        let from_end = r - 1 - k;
+        let s = if from_end < slope.ndim() {
+            slope.shape()[slope.ndim() - 1 - from_end]
+        } else {
+            1
+        };
+        if s != 1 && s != d {
+            return Err(format!(
+                "slope of shape {:?} does not broadcast over {}",
+                slope.shape(),
+                super::super::show(&x.shape)
+            ));
+        }
+        if s == 1 && d != 1 {
+            shared.push(k);
+        }
+        input_shape.push(d);
+        w_shape.push(s);
+    }
+    let w = slope
+        .into_shape_with_order(ndarray::IxDyn(&w_shape))
+        .map_err(|e| e.to_string())?;
+    let size: usize = input_shape.iter().product();
+    let fields = json::fields(&[
+        ("inputShape", json!(input_shape)),
+        (
+            "sharedAxes",
+            if shared.is_empty() {
+                Value::Null
+            } else {
+                json!(shared)
+            },
+        ),
+        ("nin", json!(size)),
+        ("nout", json!(size)),
+    ]);
+    let layer = Layer::new("PReLULayer", Family::FeedForward, fields).param("W", w);
+    let v = cx.net.add_layer(hint(n, "prelu"), &x, layer);
+    let mut y = x.clone();
+    y.src = v;
+    cx.set(n.outputs.first().ok_or("no output")?, y);
+    Ok(())
+}
+
 pub fn translate(cx: &mut Cx, n: &ForeignNode) -> Done {
+    if n.op == "PRelu" {
+        return prelu(cx, n);
+    }
     let name = input(n, 0).ok_or("no input")?;
     let x = cx.sym(name)?;
     let act = activation_of(cx, n)?;

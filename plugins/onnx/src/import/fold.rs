@@ -35,6 +35,9 @@ fn axes_of(cx: &Cx, n: &ForeignNode) -> Option<Option<Vec<i64>>> {
     }
 }
 
+/// Largest constant (in elements) folding may create.
+const MAX_FOLDED: usize = 1 << 26;
+
 /// Evaluates `n` if every input is a constant (or a shape read from the network); returns
 /// whether it did.
 pub fn try_fold(cx: &mut Cx, n: &ForeignNode) -> bool {
@@ -111,6 +114,12 @@ fn fold(cx: &Cx, n: &ForeignNode) -> Option<Vec<ArrayD<f64>>> {
                 .map(usize::try_from)
                 .collect::<Result<_, _>>()
                 .ok()?;
+            // A fill is only as large as the file allows weights to be; a hostile shape is
+            // left unfolded (and then reported as a node without a DL4J equivalent).
+            let count = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d))?;
+            if count > MAX_FOLDED {
+                return None;
+            }
             let fill = match n.attr("value") {
                 Some(Attr::Tensor(t)) => t.to_f64_vec().first().copied().unwrap_or(0.0),
                 _ => 0.0,
@@ -236,7 +245,10 @@ fn fold(cx: &Cx, n: &ForeignNode) -> Option<Vec<ArrayD<f64>>> {
             for (k, &a) in axes.iter().enumerate() {
                 let ax = axis(a, x.ndim())?;
                 let len = x.shape()[ax] as i64;
-                let step = steps.as_ref().map_or(1, |s| s[k]);
+                let step = match &steps {
+                    Some(s) => *s.get(k)?,
+                    None => 1,
+                };
                 if step != 1 {
                     return None;
                 }
@@ -251,17 +263,36 @@ fn fold(cx: &Cx, n: &ForeignNode) -> Option<Vec<ArrayD<f64>>> {
         }
         "Add" | "Sub" | "Mul" | "Div" => {
             let (a, b) = (x?, get(1)?);
-            let r = match n.op.as_str() {
-                "Add" => a + b,
-                "Sub" => a - b,
-                "Mul" => a * b,
-                _ => a / b,
+            // Same shapes or a single value on either side (ndarray panics on other mismatches).
+            if !(a.shape() == b.shape() || a.len() == 1 || b.len() == 1) {
+                return None;
+            }
+            let (a, b) = (a.clone(), b.clone());
+            let r = if a.len() == 1 && b.len() != 1 {
+                let v = *a.iter().next()?;
+                b.mapv(|y| arith(&n.op, v, y))
+            } else if b.len() == 1 {
+                let v = *b.iter().next()?;
+                a.mapv(|y| arith(&n.op, y, v))
+            } else {
+                ndarray::Zip::from(&a)
+                    .and(&b)
+                    .map_collect(|&p, &q| arith(&n.op, p, q))
             };
             Some(vec![r])
         }
         "Neg" => Some(vec![x?.mapv(|v| -v)]),
         "Sqrt" => Some(vec![x?.mapv(f64::sqrt)]),
         _ => None,
+    }
+}
+
+fn arith(op: &str, a: f64, b: f64) -> f64 {
+    match op {
+        "Add" => a + b,
+        "Sub" => a - b,
+        "Mul" => a * b,
+        _ => a / b,
     }
 }
 

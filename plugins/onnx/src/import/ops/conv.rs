@@ -352,7 +352,7 @@ pub fn deconv(cx: &mut Cx, n: &ForeignNode) -> Done {
         .map(|i| {
             let s = x.shape[2 + i]?;
             let ek = (win.kernel[i] - 1) * win.dilation[i] + 1;
-            (win.stride[i] * (s - 1) + ek).checked_sub(2 * win.pads.begin[i])
+            (win.stride[i] * s.checked_sub(1)? + ek).checked_sub(2 * win.pads.begin[i])
         })
         .collect();
     let v = cx.net.add_layer(hint(n, "deconv"), &x, l.fusable());

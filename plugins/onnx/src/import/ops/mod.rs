@@ -62,6 +62,8 @@ pub fn known(n: &ForeignNode) -> bool {
                 | "Gather"
                 | "Shape"
                 | "Cast"
+                // Label post-processing of classifiers (sklearn.rs).
+                | "ArgMax"
                 | "Constant"
                 | "ConstantOfShape"
         )
@@ -71,6 +73,10 @@ pub fn known(n: &ForeignNode) -> bool {
 pub fn translate(cx: &mut Cx, n: &ForeignNode) -> Done {
     if !default_domain(n) {
         return sklearn::translate(cx, n);
+    }
+    // Nodes reading a value dropped as label post-processing are dropped too (sklearn.rs).
+    if n.inputs.iter().any(|i| cx.dropped.contains(i)) {
+        return sklearn::post_processing(cx, n);
     }
     if activation::OPS.contains(&n.op.as_str()) {
         return activation::translate(cx, n);
@@ -93,11 +99,20 @@ pub fn translate(cx: &mut Cx, n: &ForeignNode) -> Done {
         "Unsqueeze" => shape::unsqueeze(cx, n),
         "Identity" | "Dropout" => shape::identity(cx, n),
         "Concat" => merge::concat(cx, n),
+        // ArgMax: the class index of a classifier's scores, dropped as label post-processing;
+        // Cast: a no-op between floating-point types (skl2onnx casts its input).
+        "ArgMax" => sklearn::post_processing(cx, n),
+        "Cast" => sklearn::cast(cx, n),
         "Slice" => merge::slice(cx, n),
         "Gather" => rnn::gather(cx, n),
         "LSTM" => rnn::lstm(cx, n),
         "RNN" => rnn::rnn(cx, n),
         "GRU" => Err("DL4J has no GRU layer".into()),
+        "ConstantOfShape" => Err(
+            "its shape is not known at conversion time, or the fill is larger than a folded constant may be"
+                .into(),
+        ),
+        "Shape" | "Cast" | "Constant" => Err("a value computed from network data at run time".into()),
         _ => Err("no DL4J equivalent".into()),
     }
 }

@@ -53,7 +53,9 @@ pub fn pool(cx: &mut Cx, n: &ForeignNode) -> Done {
             };
             let ek = (win.kernel[i] - 1) * win.dilation[i] + 1;
             let padded = size + win.pads.begin[i] + win.pads.end[i];
-            (padded - ek) % win.stride[i] != 0
+            padded
+                .checked_sub(ek)
+                .is_none_or(|room| room % win.stride[i] != 0)
         });
         if differs {
             return Err("ceil_mode = 1 gives a larger output than DL4J's floor rounding".into());
@@ -72,7 +74,7 @@ pub fn pool(cx: &mut Cx, n: &ForeignNode) -> Done {
     }
     let include_pad = !max && attr_int(n, "count_include_pad", 0) != 0;
     let one_d = win.kernel.len() == 1;
-    let mut fields = json::fields(&[
+    let fields = json::fields(&[
         ("poolingType", json!(if max { "MAX" } else { "AVG" })),
         ("kernelSize", pair(&win.kernel, 1)),
         ("stride", pair(&win.stride, 1)),
@@ -85,9 +87,6 @@ pub fn pool(cx: &mut Cx, n: &ForeignNode) -> Done {
         ("pnorm", json!(0)),
         ("cnn2dDataFormat", json!("NCHW")),
     ]);
-    if one_d {
-        fields.insert("rnnDataFormat".into(), json!("NCW"));
-    }
     let class = if one_d {
         "Subsampling1DLayer"
     } else {

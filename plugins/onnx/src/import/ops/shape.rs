@@ -46,7 +46,7 @@ pub fn resolve_reshape(
     if let Some(i) = infer {
         let known = |s: &[Option<usize>]| -> (usize, usize) {
             s.iter().fold((1, 0), |(p, u), d| match d {
-                Some(v) => (p * v, u),
+                Some(v) => (p.saturating_mul(*v), u),
                 None => (p, u + 1),
             })
         };

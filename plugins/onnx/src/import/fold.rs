@@ -30,7 +30,7 @@ fn axes_of(cx: &Cx, n: &ForeignNode) -> Option<Option<Vec<i64>>> {
         return Some(Some(a));
     }
     match input(n, 1) {
-        Some(name) => cx.konst(name).map(|a| ints(a)).map(|v| v.or(Some(vec![]))),
+        Some(name) => cx.konst(name).and_then(ints).map(Some),
         None => Some(None),
     }
 }

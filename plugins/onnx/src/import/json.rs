@@ -53,7 +53,8 @@ pub fn activation_class(v: &Value) -> &str {
 pub enum Family {
     /// No parameters, no BaseLayer fields (pooling, padding, global pooling, LRN).
     NoParams,
-    /// BaseLayer but not FeedForwardLayer (ActivationLayer has `activationFn` only; see below).
+    /// ActivationLayer: a NoParamLayer in M2.1 with `activationFn` as its only own field (no
+    /// BaseLayer fields such as `iupdater` or `weightInitFn`).
     Activation,
     /// BaseLayer + FeedForwardLayer.
     FeedForward,
@@ -87,11 +88,20 @@ pub fn layer(
     m.insert("idropout".into(), Value::Null);
     m.insert("constraints".into(), Value::Null);
     match family {
+        // NoParamLayer / LRN getters: `None` and a threshold of 0.
         Family::NoParams => {
             m.insert("gradientNormalization".into(), json!("None"));
-            m.insert("gradientNormalizationThreshold".into(), json!(1.0));
+            m.insert("gradientNormalizationThreshold".into(), json!(0.0));
         }
-        Family::Activation | Family::FeedForward => {
+        Family::Activation => {
+            m.insert("gradientNormalization".into(), json!("None"));
+            m.insert("gradientNormalizationThreshold".into(), json!(0.0));
+            m.insert(
+                "activationFn".into(),
+                activation_fn.unwrap_or_else(identity),
+            );
+        }
+        Family::FeedForward => {
             m.insert(
                 "activationFn".into(),
                 activation_fn.unwrap_or_else(identity),
@@ -109,9 +119,7 @@ pub fn layer(
                 json!({"@class": "org.deeplearning4j.nn.weights.WeightInitXavier"}),
             );
             m.insert("weightNoise".into(), Value::Null);
-            if family == Family::FeedForward {
-                m.insert("timeDistributedFormat".into(), Value::Null);
-            }
+            m.insert("timeDistributedFormat".into(), Value::Null);
         }
     }
     for (k, v) in fields {

@@ -112,7 +112,7 @@ fn activation_of(cx: &Cx, n: &ForeignNode) -> Result<Value, String> {
         "Clip" => match clip_bounds(cx, n)? {
             (Some(lo), Some(hi)) if lo == 0.0 && hi == 6.0 => a("ActivationReLU6"),
             (Some(lo), Some(hi)) if lo == -1.0 && hi == 1.0 => a("ActivationHardTanH"),
-            (Some(lo), hi) if lo == 0.0 => json::activation(
+            (Some(0.0), hi) => json::activation(
                 "ActivationReLU",
                 &[
                     ("max", hi.map_or(Value::Null, |h| json!(h))),

@@ -112,7 +112,7 @@ pub fn translate(cx: &mut Cx, n: &ForeignNode) -> Done {
             "its shape is not known at conversion time, or the fill is larger than a folded constant may be"
                 .into(),
         ),
-        "Shape" | "Cast" | "Constant" => Err("a value computed from network data at run time".into()),
+        "Shape" | "Constant" => Err("a value computed from network data at run time".into()),
         _ => Err("no DL4J equivalent".into()),
     }
 }
@@ -209,7 +209,8 @@ pub fn finish_outputs(
             // DL4J's [batch, features, time]); any other transpose would be a different array.
             let recurrent = matches!(
                 cx.net.vertex(&sym.src).map(|v| &v.body),
-                Some(Body::Layer(l)) if RECURRENT.contains(&l.class)
+                Some(Body::Layer(l))
+                    if RECURRENT.contains(&l.class.rsplit('.').next().unwrap_or(l.class))
             );
             if !recurrent {
                 return Err(format!(

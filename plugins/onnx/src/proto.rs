@@ -358,6 +358,8 @@ pub struct ForeignModel {
     pub outputs: Vec<ValueDecl>,
     pub value_info: Vec<ValueDecl>,
     pub initializers: Vec<(String, Tensor)>,
+    /// String-typed initializers (class labels), which have no DL4J tensor type.
+    pub string_initializers: Vec<(String, Vec<String>)>,
     pub metadata: Vec<(String, String)>,
 }
 
@@ -553,11 +555,27 @@ pub fn decode_foreign(bytes: &[u8]) -> Result<ForeignModel> {
             attrs,
         });
     }
+    // TensorProto element type 8 is STRING (class labels of classifiers).
+    let is_text = |t: &&TensorProto| t.data_type == 8;
     let initializers = g
         .initializer
         .iter()
+        .filter(|t| !is_text(t))
         .map(|t| Ok((t.name.clone(), tensor_of(t)?)))
         .collect::<Result<Vec<_>>>()?;
+    let string_initializers = g
+        .initializer
+        .iter()
+        .filter(is_text)
+        .map(|t| {
+            let v = t
+                .string_data
+                .iter()
+                .map(|s| String::from_utf8_lossy(s).into_owned())
+                .collect();
+            (t.name.clone(), v)
+        })
+        .collect();
     Ok(ForeignModel {
         producer: m.producer_name.clone(),
         producer_version: m.producer_version.clone(),
@@ -569,6 +587,7 @@ pub fn decode_foreign(bytes: &[u8]) -> Result<ForeignModel> {
         outputs: g.output.iter().map(decl).collect(),
         value_info: g.value_info.iter().map(decl).collect(),
         initializers,
+        string_initializers,
         metadata,
     })
 }

@@ -66,6 +66,8 @@ pub(crate) struct Cx {
     pub labels: Option<Vec<String>>,
     /// Values produced by nodes that were dropped on purpose (post-processing), by name.
     pub dropped: HashSet<String>,
+    /// String-typed initializers (class labels), by name.
+    pub strings: HashMap<String, Vec<String>>,
 }
 
 impl Cx {
@@ -220,6 +222,7 @@ pub fn import_model(model: &ForeignModel, options: &ImportOptions) -> Result<Imp
         .inputs
         .iter()
         .filter(|i| !consts.contains_key(&i.name))
+        .filter(|i| !model.string_initializers.iter().any(|(k, _)| k == &i.name))
         .collect();
     if data_inputs.is_empty() {
         return Err(Error::Format(
@@ -271,6 +274,7 @@ pub fn import_model(model: &ForeignModel, options: &ImportOptions) -> Result<Imp
         notes: Vec::new(),
         labels: None,
         dropped: HashSet::new(),
+        strings: model.string_initializers.iter().cloned().collect(),
     };
 
     let mut failures: Vec<String> = Vec::new();

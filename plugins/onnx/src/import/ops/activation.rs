@@ -22,9 +22,7 @@ pub const OPS: &[&str] = &[
     "Softsign",
     "Clip",
     "ThresholdedRelu",
-    "HardSwish",
     "Mish",
-    "LogSoftmax",
     "PRelu",
 ];
 
@@ -129,8 +127,6 @@ fn activation_of(cx: &Cx, n: &ForeignNode) -> Result<Value, String> {
             }
         },
         "Softmax" => a("ActivationSoftmax"),
-        "LogSoftmax" => return Err("DL4J has no log-softmax activation".into()),
-        "HardSwish" => return Err("DL4J has no hard-swish activation".into()),
         other => return Err(format!("{other} is not an activation")),
     })
 }

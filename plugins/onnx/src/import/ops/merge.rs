@@ -1,13 +1,480 @@
-//! Graph vertices (placeholder).
-use super::super::{Cx, Done};
+//! Graph vertices (spec config §12, §13b): `Add`/`Sub`/`Mul`/`Max`/`Mean`/`Sum` of network values
+//! of one shape -> ElementWiseVertex; a value and a scalar constant -> ShiftVertex / ScaleVertex;
+//! `Add` of a per-output vector to a bias-less dense or convolution layer -> that layer's bias
+//! (the `MatMul` + `Add` pattern); `Concat` on axis 1 -> MergeVertex; `Slice` of a range of axis
+//! 1 -> SubsetVertex (inclusive `to`).
+//!
+//! DL4J's vertices do not broadcast the way ONNX does, so operands of different shapes are
+//! refused rather than guessed.
+
+use ndarray::ArrayD;
+use serde_json::json;
+
+use super::super::json as dj;
+use super::super::net::Sym;
+use super::super::{attr_int, attr_ints, input, show, Cx, Done};
+use super::activation::hint;
 use crate::proto::ForeignNode;
 
-pub fn elementwise(_cx: &mut Cx, _n: &ForeignNode) -> Done {
-    Err("not implemented yet".into())
+/// Layer classes whose bias an `Add` of a per-output vector may become.
+const BIAS_CLASSES: &[&str] = &[
+    "DenseLayer",
+    "ConvolutionLayer",
+    "Convolution1DLayer",
+    "DepthwiseConvolution2D",
+];
+
+fn out(n: &ForeignNode) -> Result<&str, String> {
+    n.outputs
+        .first()
+        .map(String::as_str)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| "no output".into())
 }
-pub fn concat(_cx: &mut Cx, _n: &ForeignNode) -> Done {
-    Err("not implemented yet".into())
+
+fn norm_axis(a: i64, rank: usize) -> Result<usize, String> {
+    let r = rank as i64;
+    let v = if a < 0 { a + r } else { a };
+    if (0..r).contains(&v) {
+        Ok(v as usize)
+    } else {
+        Err(format!("axis {a} outside rank {rank}"))
+    }
 }
-pub fn slice(_cx: &mut Cx, _n: &ForeignNode) -> Done {
-    Err("not implemented yet".into())
+
+/// Two shapes that agree wherever both are known; the merged shape.
+fn same_shape(a: &[Option<usize>], b: &[Option<usize>]) -> Option<Vec<Option<usize>>> {
+    if a.len() != b.len() {
+        return None;
+    }
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| match (x, y) {
+            (Some(p), Some(q)) if p != q => None,
+            (Some(p), _) | (_, Some(p)) => Some(Some(*p)),
+            (None, None) => Some(None),
+        })
+        .collect()
+}
+
+fn fmt_shape(c: &ArrayD<f64>) -> String {
+    format!("{:?}", c.shape())
+}
+
+pub fn elementwise(cx: &mut Cx, n: &ForeignNode) -> Done {
+    let names: Vec<&str> = n
+        .inputs
+        .iter()
+        .map(String::as_str)
+        .filter(|s| !s.is_empty())
+        .collect();
+    if names.is_empty() {
+        return Err("no inputs".into());
+    }
+    let y = out(n)?.to_string();
+    let mut data: Vec<(&str, Sym)> = Vec::new();
+    let mut consts: Vec<(usize, ArrayD<f64>)> = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        match cx.konst(name) {
+            Some(c) => consts.push((i, c.clone())),
+            None => data.push((name, cx.sym(name)?)),
+        }
+    }
+    if consts.is_empty() {
+        return vertex_op(cx, n, &y, &data);
+    }
+    if data.len() != 1 || names.len() != 2 {
+        return Err(format!(
+            "{} of {} network value(s) and {} constant(s): DL4J combines network values with each other, or one value with one scalar constant",
+            n.op,
+            data.len(),
+            consts.len()
+        ));
+    }
+    let (x_name, x) = data.pop().expect("one data operand");
+    let (ci, c) = consts.pop().expect("one constant operand");
+    with_constant(cx, n, &y, x_name, &x, &c, ci == 0)
+}
+
+/// An ElementWiseVertex over network values of identical shapes.
+fn vertex_op(cx: &mut Cx, n: &ForeignNode, y: &str, data: &[(&str, Sym)]) -> Done {
+    let op = match n.op.as_str() {
+        "Add" | "Sum" => "Add",
+        "Sub" => "Subtract",
+        "Mul" => "Product",
+        "Max" => "Max",
+        "Mean" => "Average",
+        "Div" => {
+            return Err(
+                "division of two network values: DL4J's ElementWiseVertex has no divide".into(),
+            )
+        }
+        other => return Err(format!("{other} is not an elementwise op")),
+    };
+    let (first_name, first) = &data[0];
+    if data.len() == 1 {
+        // Sum / Max / Mean of one value is the value.
+        cx.set(y, first.clone());
+        return Ok(());
+    }
+    if op == "Subtract" && data.len() != 2 {
+        return Err(format!("Sub of {} values", data.len()));
+    }
+    let mut shape = first.shape.clone();
+    for (name, s) in &data[1..] {
+        let merged = same_shape(&shape, &s.shape)
+            .filter(|_| s.perm == first.perm && s.squeezed == first.squeezed);
+        match merged {
+            Some(m) => shape = m,
+            None => {
+                return Err(format!(
+                    "operands {first_name:?} {} and {name:?} {} differ in shape or layout; DL4J's ElementWiseVertex combines only values of one shape (no ONNX broadcasting)",
+                    show(&first.shape),
+                    show(&s.shape)
+                ))
+            }
+        }
+    }
+    let body = dj::vertex("ElementWiseVertex", &[("op", json!(op))]);
+    let syms: Vec<&Sym> = data.iter().map(|(_, s)| s).collect();
+    let v = cx.net.add_vertex(hint(n, "elementwise"), &syms, body);
+    let mut out = first.clone();
+    out.src = v;
+    out.pre = None;
+    out.shape = shape;
+    cx.set(y, out);
+    Ok(())
+}
+
+/// The constant as one value per entry of axis 1 of `x` (the output channels or features), if
+/// it broadcasts over every other axis.
+fn channel_vector(c: &ArrayD<f64>, x: &Sym) -> Option<Vec<f64>> {
+    let r = x.rank();
+    if r < 2 || c.ndim() > r {
+        return None;
+    }
+    let mut padded = vec![1usize; r - c.ndim()];
+    padded.extend_from_slice(c.shape());
+    if padded.iter().enumerate().any(|(k, &d)| k != 1 && d != 1) {
+        return None;
+    }
+    let ch = x.shape[1]?;
+    match padded[1] {
+        1 => Some(vec![*c.iter().next()?; ch]),
+        d if d == ch => Some(c.iter().copied().collect()),
+        _ => None,
+    }
+}
+
+/// Adds `v` to the bias of the layer producing `x`; an error says why it cannot.
+fn fold_bias(cx: &mut Cx, x_name: &str, x: &Sym, v: Vec<f64>) -> Done {
+    let Some(layer) = cx.private_layer(x_name, x) else {
+        return Err(format!(
+            "{x_name:?} is not the output of a layer read only here, so the constant cannot become a layer's bias"
+        ));
+    };
+    if !BIAS_CLASSES.contains(&layer.class) {
+        return Err(format!(
+            "{x_name:?} comes from a {}, which has no bias to take the constant",
+            layer.class
+        ));
+    }
+    if layer
+        .activation
+        .as_ref()
+        .is_some_and(|a| dj::activation_class(a) != "ActivationIdentity")
+    {
+        return Err(format!(
+            "the layer producing {x_name:?} already applies an activation, so the constant comes after it, not in its bias"
+        ));
+    }
+    let n_out = layer
+        .fields
+        .get("nout")
+        .and_then(serde_json::Value::as_u64)
+        .map(|v| v as usize);
+    if n_out != Some(v.len()) {
+        return Err(format!(
+            "a constant of {} values for a layer of {n_out:?} outputs",
+            v.len()
+        ));
+    }
+    let add = ArrayD::from_shape_vec(ndarray::IxDyn(&[v.len()]), v).map_err(|e| e.to_string())?;
+    match layer.params.iter_mut().find(|(k, _)| k == "b") {
+        Some((_, b)) => {
+            if b.shape() != add.shape() {
+                return Err(format!(
+                    "the layer's bias has shape {:?}, the constant {:?}",
+                    b.shape(),
+                    add.shape()
+                ));
+            }
+            *b = &*b + &add;
+        }
+        None => {
+            layer.params.push(("b".into(), add));
+            layer.fields.insert("hasBias".into(), json!(true));
+        }
+    }
+    Ok(())
+}
+
+fn scale_shift(cx: &mut Cx, n: &ForeignNode, x: &Sym, class: &str, field: &str, s: f64) -> Sym {
+    let body = dj::vertex(class, &[(field, json!(s))]);
+    let v = cx.net.add_vertex(hint(n, "vertex"), &[x], body);
+    let mut y = x.clone();
+    y.src = v;
+    y.pre = None;
+    y
+}
+
+fn with_constant(
+    cx: &mut Cx,
+    n: &ForeignNode,
+    y: &str,
+    x_name: &str,
+    x: &Sym,
+    c: &ArrayD<f64>,
+    const_first: bool,
+) -> Done {
+    let op = n.op.as_str();
+    // A per-output vector added to a bias-less (or biased) linear layer: its bias.
+    let mut why = None;
+    if op == "Add" || (op == "Sub" && !const_first) {
+        if let Some(v) = channel_vector(c, x) {
+            let sign = if op == "Sub" { -1.0 } else { 1.0 };
+            match fold_bias(cx, x_name, x, v.iter().map(|b| sign * b).collect()) {
+                Ok(()) => {
+                    cx.set(y, x.clone());
+                    return Ok(());
+                }
+                Err(e) => why = Some(e),
+            }
+        }
+    }
+    let scalar = c.len() == 1 && c.ndim() <= x.rank();
+    if !scalar {
+        return Err(match why {
+            Some(e) => format!(
+                "{op} of a per-channel constant of shape {}: {e}",
+                fmt_shape(c)
+            ),
+            None => format!(
+                "{op} of {x_name:?} {} and a constant of shape {}: DL4J applies only scalar constants to network values (ScaleVertex, ShiftVertex) or per-output vectors as a layer's bias",
+                show(&x.shape),
+                fmt_shape(c)
+            ),
+        });
+    }
+    let s = *c.iter().next().expect("one value");
+    let out = match (op, const_first) {
+        ("Add", _) if s == 0.0 => x.clone(),
+        ("Sub", false) if s == 0.0 => x.clone(),
+        ("Mul", _) | ("Div", false) if s == 1.0 => x.clone(),
+        ("Add", _) => scale_shift(cx, n, x, "ShiftVertex", "shiftFactor", s),
+        ("Sub", false) => scale_shift(cx, n, x, "ShiftVertex", "shiftFactor", -s),
+        ("Sub", true) => {
+            // c - x = (-1)·x + c
+            let neg = scale_shift(cx, n, x, "ScaleVertex", "scaleFactor", -1.0);
+            if s == 0.0 {
+                neg
+            } else {
+                scale_shift(cx, n, &neg, "ShiftVertex", "shiftFactor", s)
+            }
+        }
+        ("Mul", _) => scale_shift(cx, n, x, "ScaleVertex", "scaleFactor", s),
+        ("Div", false) => {
+            if s == 0.0 {
+                return Err("division by a constant zero".into());
+            }
+            scale_shift(cx, n, x, "ScaleVertex", "scaleFactor", 1.0 / s)
+        }
+        ("Div", true) => {
+            return Err("a constant divided by a network value: DL4J has no reciprocal vertex".into())
+        }
+        (other, _) => {
+            return Err(format!(
+                "{other} of a network value and a constant: DL4J's ElementWiseVertex takes network values only"
+            ))
+        }
+    };
+    cx.set(y, out);
+    Ok(())
+}
+
+pub fn concat(cx: &mut Cx, n: &ForeignNode) -> Done {
+    let names: Vec<&str> = n
+        .inputs
+        .iter()
+        .map(String::as_str)
+        .filter(|s| !s.is_empty())
+        .collect();
+    let first_name = *names.first().ok_or("no inputs")?;
+    let mut syms: Vec<Sym> = Vec::new();
+    for name in &names {
+        if cx.konst(name).is_some() {
+            return Err(format!(
+                "input {name:?} is a constant; DL4J's MergeVertex joins network values only"
+            ));
+        }
+        syms.push(cx.sym(name)?);
+    }
+    let y = out(n)?.to_string();
+    if syms.len() == 1 {
+        cx.set(&y, syms.remove(0));
+        return Ok(());
+    }
+    let rank = syms[0].rank();
+    // Opset 1-3 default the axis to 1; later opsets require it.
+    let axis = norm_axis(attr_int(n, "axis", 1), rank)?;
+    if axis != 1 {
+        return Err(format!(
+            "concatenation along axis {axis}: DL4J's MergeVertex joins along axis 1 (channels / features) only"
+        ));
+    }
+    let mut shape = syms[0].shape.clone();
+    let mut total = Some(0usize);
+    for (name, s) in names.iter().zip(&syms) {
+        if !s.is_unpermuted() || !s.squeezed.is_empty() {
+            return Err(format!(
+                "input {name:?} is a transposed or size-1-squeezed view of a DL4J array; the merge would run along a different axis"
+            ));
+        }
+        let mut a = s.shape.clone();
+        let mut b = shape.clone();
+        if a.len() != rank {
+            return Err(format!(
+                "inputs {first_name:?} {} and {name:?} {} differ in rank",
+                show(&syms[0].shape),
+                show(&s.shape)
+            ));
+        }
+        total = total.zip(s.shape[1]).map(|(t, d)| t + d);
+        a[1] = None;
+        b[1] = None;
+        shape = same_shape(&a, &b).ok_or_else(|| {
+            format!(
+                "inputs {first_name:?} {} and {name:?} {} differ outside the concatenation axis",
+                show(&syms[0].shape),
+                show(&s.shape)
+            )
+        })?;
+    }
+    shape[1] = total;
+    let body = dj::vertex(
+        "MergeVertex",
+        &[("mergeAxis", json!(1)), ("modified", json!(false))],
+    );
+    let refs: Vec<&Sym> = syms.iter().collect();
+    let v = cx.net.add_vertex(hint(n, "merge"), &refs, body);
+    cx.set(&y, Sym::plain(&v, shape));
+    Ok(())
+}
+
+fn const_ints(cx: &Cx, n: &ForeignNode, i: usize, what: &str) -> Result<Option<Vec<i64>>, String> {
+    let Some(name) = input(n, i) else {
+        return Ok(None);
+    };
+    let c = cx
+        .konst(name)
+        .ok_or_else(|| format!("the slice {what} {name:?} are not known at conversion time"))?;
+    c.iter()
+        .map(|&v| {
+            if v.is_finite() && v.fract() == 0.0 {
+                Ok(v as i64)
+            } else if v.is_infinite() {
+                Ok(if v > 0.0 { i64::MAX } else { i64::MIN })
+            } else {
+                Err(format!("slice {what} hold {v}"))
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
+pub fn slice(cx: &mut Cx, n: &ForeignNode) -> Done {
+    let x_name = input(n, 0).ok_or("no input")?;
+    let x = cx.sym(x_name)?;
+    let (starts, ends, axes, steps) = if cx.opset < 10 {
+        (
+            attr_ints(n, "starts").ok_or("no starts")?,
+            attr_ints(n, "ends").ok_or("no ends")?,
+            attr_ints(n, "axes"),
+            None,
+        )
+    } else {
+        (
+            const_ints(cx, n, 1, "starts")?.ok_or("no starts")?,
+            const_ints(cx, n, 2, "ends")?.ok_or("no ends")?,
+            const_ints(cx, n, 3, "axes")?,
+            const_ints(cx, n, 4, "steps")?,
+        )
+    };
+    if starts.len() != ends.len() {
+        return Err("starts and ends differ in length".into());
+    }
+    let axes = axes.unwrap_or_else(|| (0..starts.len() as i64).collect());
+    let mut range: Option<(usize, usize)> = None;
+    let mut shape = x.shape.clone();
+    for (k, &a) in axes.iter().enumerate() {
+        let ax = norm_axis(a, x.rank())?;
+        let step = steps.as_ref().and_then(|s| s.get(k)).copied().unwrap_or(1);
+        if step != 1 {
+            return Err(format!(
+                "slice step {step}: DL4J's SubsetVertex takes contiguous ranges"
+            ));
+        }
+        let (s, e) = (
+            *starts.get(k).ok_or("too few starts")?,
+            *ends.get(k).ok_or("too few ends")?,
+        );
+        let Some(len) = x.shape[ax] else {
+            if s == 0 && e >= i32::MAX as i64 {
+                continue; // the whole axis
+            }
+            return Err(format!(
+                "slicing axis {ax}, whose size is known only at run time"
+            ));
+        };
+        let clamp = |v: i64| -> usize {
+            let l = len as i64;
+            let v = if v < 0 { v.saturating_add(l) } else { v };
+            v.clamp(0, l) as usize
+        };
+        let (s, e) = (clamp(s), clamp(e));
+        if s == 0 && e == len {
+            continue;
+        }
+        if ax != 1 {
+            return Err(format!(
+                "slicing axis {ax}: DL4J's SubsetVertex takes a range of axis 1 (channels / features) only"
+            ));
+        }
+        if e <= s {
+            return Err(format!("empty slice [{s}, {e}) of axis 1"));
+        }
+        range = Some((s, e));
+        shape[ax] = Some(e - s);
+    }
+    let y = out(n)?.to_string();
+    let Some((s, e)) = range else {
+        cx.set(&y, x);
+        return Ok(());
+    };
+    if !x.is_unpermuted() || !x.squeezed.is_empty() {
+        return Err(format!(
+            "{x_name:?} is a transposed or size-1-squeezed view of a DL4J array; a subset would take a different axis"
+        ));
+    }
+    if !(2..=4).contains(&x.rank()) {
+        return Err(format!(
+            "slice of a rank-{} value {}: DL4J's SubsetVertex takes rank 2 to 4",
+            x.rank(),
+            show(&x.shape)
+        ));
+    }
+    let body = dj::vertex("SubsetVertex", &[("from", json!(s)), ("to", json!(e - 1))]);
+    let v = cx.net.add_vertex(hint(n, "subset"), &[&x], body);
+    cx.set(&y, Sym::plain(&v, shape));
+    Ok(())
 }

@@ -108,6 +108,8 @@ pub fn translate(cx: &mut Cx, n: &ForeignNode) -> Done {
         "LSTM" => rnn::lstm(cx, n),
         "RNN" => rnn::rnn(cx, n),
         "GRU" => Err("DL4J has no GRU layer".into()),
+        "LogSoftmax" => Err("DL4J has no log-softmax activation".into()),
+        "HardSwish" => Err("DL4J has no hard-swish activation".into()),
         "ConstantOfShape" => Err(
             "its shape is not known at conversion time, or the fill is larger than a folded constant may be"
                 .into(),

@@ -107,6 +107,12 @@ enum Command {
         /// Absolute tolerance.
         #[arg(long, default_value_t = 1e-5)]
         atol: f64,
+        /// MODEL is a DL4J model imported from ONNX and the arrays are in the original ONNX
+        /// graph's layout (e.g. its own test data): reorder them into DL4J's as recorded at
+        /// import (recurrent data [time, batch, features] -> [batch, features, time], size-1
+        /// axes DL4J's outputs lack).
+        #[arg(long)]
+        onnx_layout: bool,
     },
     /// Extra objects stored in a model (DL4J's addObjectToFile / getObjectFromFile).
     Objects {
@@ -294,6 +300,7 @@ fn main() -> ExitCode {
         expected,
         rtol,
         atol,
+        onnx_layout,
     } = cli.command
     {
         let args = cli::verify::VerifyArgs {
@@ -302,6 +309,7 @@ fn main() -> ExitCode {
             expected,
             rtol,
             atol,
+            onnx_layout,
         };
         return match cli::verify::run(&args) {
             Ok(true) => ExitCode::SUCCESS,

@@ -74,12 +74,33 @@ fn verify(model: &Path, input: &Path, expected: &Path) -> std::process::Output {
     ])
 }
 
+/// `dl4j verify ZIP --onnx-layout`: the imported DL4J model (exported to ONNX in memory) on the
+/// ONNX test data as it is, reordered into DL4J's layout as the import recorded.
+fn verify_onnx_layout(zip: &Path, input: &Path, expected: &Path) -> std::process::Output {
+    dl4j(&[
+        OsStr::new("verify"),
+        zip.as_os_str(),
+        OsStr::new("--input"),
+        input.as_os_str(),
+        OsStr::new("--expected"),
+        expected.as_os_str(),
+        OsStr::new("--onnx-layout"),
+    ])
+}
+
 fn node_test(name: &str, frozen: &[&str]) {
     let tmp = tempfile::tempdir().unwrap();
     let back = import_node_test(name, frozen, tmp.path());
     let d = node_dir(name).join("test_data_set_0");
     let o = verify(&back, &d.join("input_0.pb"), &d.join("output_0.pb"));
     assert!(o.status.success(), "{name}: verify: {}", text(&o));
+    let zip = tmp.path().join(format!("{name}.zip"));
+    let o = verify_onnx_layout(&zip, &d.join("input_0.pb"), &d.join("output_0.pb"));
+    assert!(
+        o.status.success(),
+        "{name}: verify --onnx-layout: {}",
+        text(&o)
+    );
 }
 
 #[test]
@@ -92,9 +113,10 @@ fn node_simple_rnn_defaults() {
     node_test("test_simple_rnn_defaults", &["W", "R"]);
 }
 
-/// X is `[T=1, N=3, F=3]`: fed as it is, verify takes it for DL4J's `[N, F, T]` (batch 1, three
-/// steps), since the exported model declares batch and time symbolic. The same values in DL4J's
-/// order, `[3, 3, 1]`, are given as a .npy instead.
+/// X is `[T=1, N=3, F=3]`: fed as it is, verify would take it for DL4J's `[N, F, T]` (batch 1,
+/// three steps), since the exported model declares batch and time symbolic. `--onnx-layout`
+/// reorders it as the import recorded; the same values in DL4J's order, `[3, 3, 1]`, as a .npy
+/// give the same result.
 #[test]
 fn node_lstm_with_initial_bias() {
     let name = "test_lstm_with_initial_bias";
@@ -108,6 +130,11 @@ fn node_lstm_with_initial_bias() {
     write_npy(&npy, ncw.shape(), &ncw.iter().copied().collect::<Vec<_>>());
     let o = verify(&back, &npy, &d.join("output_0.pb"));
     assert!(o.status.success(), "{name}: verify: {}", text(&o));
+    let zip = tmp.path().join(format!("{name}.zip"));
+    let o = verify_onnx_layout(&zip, &d.join("input_0.pb"), &d.join("output_0.pb"));
+    let t = text(&o);
+    assert!(o.status.success(), "{name}: verify --onnx-layout: {t}");
+    assert!(t.contains("[1, 3, 3] reordered to DL4J's [3, 3, 1]"), "{t}");
 }
 
 #[test]

@@ -6,7 +6,6 @@
 
 mod common;
 
-
 use common::onnx_build::*;
 use ndarray::{ArrayD, IxDyn};
 use onnx_protobuf::{NodeProto, TensorProto};
@@ -258,7 +257,8 @@ fn conv_pool_flatten_linear() {
     }
 }
 
-/// The source record names the producer and opset.
+/// The source record (a Java String holding JSON) names the producer and opset and how the
+/// network's inputs and outputs relate to the ONNX graph's.
 #[test]
 fn source_object_records_the_producer() {
     let (nodes, inits) = cnn_nodes(false);
@@ -269,15 +269,23 @@ fn source_object_records_the_producer() {
         value("output", &[None, Some(10)]),
     );
     let (a, _) = round_trip(&bytes, &input(&[1, 1, 12, 12], 5), &[]);
-    let (key, data) = a
+    let (_, data) = a
         .objects
         .iter()
         .find(|(k, _)| k == "dl4j.source")
         .expect("source object");
-    assert_eq!(key, "dl4j.source");
-    let shown = dl4j::java_serial::display(data).unwrap();
-    assert!(
-        shown.contains("pytorch") && shown.contains("2.1.0") && shown.contains("ai.onnx:17"),
-        "{shown}"
+    assert_eq!(
+        dl4j::java_serial::class_name(data).as_deref(),
+        Some("java.lang.String")
     );
+    let r = dl4j::dl4j_onnx::import::source_record(&a).expect("a JSON record");
+    assert_eq!(r["producer"], "pytorch");
+    assert_eq!(r["producer_version"], "2.1.0");
+    assert_eq!(r["opsets"]["ai.onnx"], 17);
+    assert_eq!(r["inputs"][0]["name"], "input");
+    assert_eq!(
+        r["inputs"][0]["onnx_shape"],
+        serde_json::json!([null, 1, 12, 12])
+    );
+    assert_eq!(r["outputs"][0]["to_dl4j"], serde_json::json!([0, 1]));
 }

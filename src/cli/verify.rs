@@ -25,6 +25,8 @@ pub struct VerifyArgs {
     pub expected: Vec<PathBuf>,
     pub rtol: f64,
     pub atol: f64,
+    /// The arrays are in the layout of the ONNX graph MODEL was imported from.
+    pub onnx_layout: bool,
 }
 
 /// A dense array in row-major (C) order, values widened to f64.
@@ -47,16 +49,25 @@ pub fn run(args: &VerifyArgs) -> Result<bool> {
             "give at least one --input and one --expected array".into(),
         ));
     }
-    let inputs = args
+    let mut inputs = args
         .inputs
         .iter()
         .map(|p| read_named_array(p))
         .collect::<Result<Vec<_>>>()?;
-    let expected = args
+    let mut expected = args
         .expected
         .iter()
         .map(|p| read_array(p))
         .collect::<Result<Vec<_>>>()?;
+    if args.onnx_layout {
+        let record = import_record(&args.model)?;
+        for (k, (_, x)) in inputs.iter_mut().enumerate() {
+            *x = to_dl4j_layout(x, &record["inputs"][k], &format!("input {k}"))?;
+        }
+        for (k, y) in expected.iter_mut().enumerate() {
+            *y = to_dl4j_layout(y, &record["outputs"][k], &format!("expected {k}"))?;
+        }
+    }
     let onnx = model_bytes(&args.model)?;
     let model_err = |e: TractError| {
         Error::Format(format!(
@@ -372,6 +383,88 @@ fn unravel(mut i: usize, shape: &[usize]) -> Vec<usize> {
 }
 
 /// ONNX bytes of a model file: a `.onnx` file as is, any other model exported in memory.
+/// The import record of a DL4J model converted from a foreign ONNX graph.
+fn import_record(path: &Path) -> Result<serde_json::Value> {
+    let (archive, format) = dl4j::open(path, None)?;
+    let refuse = || {
+        Error::Format(format!(
+            "{}: --onnx-layout needs a DL4J model imported from ONNX by dl4j (with its {} object)",
+            path.display(),
+            dl4j::dl4j_onnx::import::SOURCE_OBJECT
+        ))
+    };
+    if format.id == "onnx" {
+        return Err(refuse());
+    }
+    dl4j::dl4j_onnx::import::source_record(&archive).ok_or_else(refuse)
+}
+
+/// `x`, given in the ONNX graph's layout of one network input or output, in DL4J's: the size-1
+/// axes DL4J lacks dropped, then the axes reordered (`to_dl4j`), as the import recorded.
+fn to_dl4j_layout(x: &Array, io: &serde_json::Value, what: &str) -> Result<Array> {
+    let list = |key: &str| -> Vec<usize> {
+        io[key]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_u64())
+                    .map(|v| v as usize)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let onnx: Vec<Option<usize>> = io["onnx_shape"]
+        .as_array()
+        .map(|a| a.iter().map(|v| v.as_u64().map(|v| v as usize)).collect())
+        .unwrap_or_default();
+    let (squeezed, perm) = (list("squeezed"), list("to_dl4j"));
+    let fits = onnx.len() == x.shape.len()
+        && onnx
+            .iter()
+            .zip(&x.shape)
+            .all(|(d, &n)| d.is_none_or(|d| d == n));
+    if !fits || squeezed.iter().any(|&a| x.shape.get(a) != Some(&1)) {
+        return Err(Error::Format(format!(
+            "{what}: shape {:?} is not the ONNX graph's {} recorded at import",
+            x.shape, io["onnx_shape"]
+        )));
+    }
+    let core: Vec<usize> = (0..x.shape.len())
+        .filter(|a| !squeezed.contains(a))
+        .map(|a| x.shape[a])
+        .collect();
+    if perm.len() != core.len() {
+        return Err(Error::Format(format!("{what}: malformed import record")));
+    }
+    let shape: Vec<usize> = perm.iter().map(|&p| core[p]).collect();
+    // Row-major strides of the source, visited in the permuted order.
+    let mut strides = vec![1usize; core.len()];
+    for i in (0..core.len().saturating_sub(1)).rev() {
+        strides[i] = strides[i + 1] * core[i + 1];
+    }
+    let n = x.values.len();
+    let mut values = Vec::with_capacity(n);
+    let mut idx = vec![0usize; shape.len()];
+    for _ in 0..n {
+        let off: usize = idx.iter().zip(&perm).map(|(&i, &p)| i * strides[p]).sum();
+        values.push(x.values[off]);
+        for d in (0..shape.len()).rev() {
+            idx[d] += 1;
+            if idx[d] < shape[d] {
+                break;
+            }
+            idx[d] = 0;
+        }
+    }
+    if shape != x.shape {
+        println!(
+            "{what}: ONNX layout {:?} reordered to DL4J's {:?} (as recorded at import)",
+            x.shape, shape
+        );
+    }
+    Ok(Array { shape, values })
+}
+
 fn model_bytes(path: &Path) -> Result<Vec<u8>> {
     let is_onnx = path
         .extension()

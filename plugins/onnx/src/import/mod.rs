@@ -361,45 +361,17 @@ pub fn import_model(model: &ForeignModel, options: &ImportOptions) -> Result<Imp
         let sym = &cx.net.syms[name];
         if !sym.perm.iter().enumerate().all(|(k, &p)| k == p) {
             cx.notes.push(format!(
-                "input {i} {name:?}: DL4J takes it with its axes reordered: DL4J shape {:?} for ONNX shape {:?}",
+                "input {i} {name:?}: DL4J takes it with its axes reordered: DL4J shape {} for ONNX shape {}",
                 show(&sym.dl4j_shape()),
                 show(&sym.shape)
             ));
         }
     }
     let (config, flat) = cx.net.emit(&out_vertices)?;
-    let mut source = vec![
-        ("producer".to_string(), model.producer.clone()),
-        (
-            "producer_version".to_string(),
-            model.producer_version.clone(),
-        ),
-        ("ir_version".to_string(), model.ir_version.to_string()),
-        (
-            "opsets".to_string(),
-            model
-                .opsets
-                .iter()
-                .map(|(d, v)| format!("{}:{v}", if d.is_empty() { "ai.onnx" } else { d }))
-                .collect::<Vec<_>>()
-                .join(","),
-        ),
-        (
-            "converted_by".to_string(),
-            format!("dl4j {}", env!("CARGO_PKG_VERSION")),
-        ),
-        ("inputs".to_string(), json!(cx.net.inputs).to_string()),
-        ("outputs".to_string(), json!(outputs).to_string()),
-    ];
-    if !cx.notes.is_empty() {
-        source.push((
-            "notes".to_string(),
-            Value::from(cx.notes.clone()).to_string(),
-        ));
-    }
+    let source = source_json(model, &cx, &outputs);
     let mut objects = vec![(
         SOURCE_OBJECT.to_string(),
-        serialize(&JavaValue::StringMap(source)),
+        serialize(&JavaValue::String(source.to_string())),
     )];
     if let Some(labels) = &cx.labels {
         objects.push((
@@ -412,6 +384,66 @@ pub fn import_model(model: &ForeignModel, options: &ImportOptions) -> Result<Imp
         archive,
         notes: cx.notes,
     })
+}
+
+fn inverse(perm: &[usize]) -> Vec<usize> {
+    let mut q = vec![0; perm.len()];
+    for (i, &p) in perm.iter().enumerate() {
+        if let Some(slot) = q.get_mut(p) {
+            *slot = i;
+        }
+    }
+    q
+}
+
+/// The `dl4j.source` record: where the model came from, how each network input and output
+/// relates to the ONNX graph's (so ONNX test data can be checked against the DL4J network, see
+/// `dl4j verify --onnx-layout`), and the conversion notes.
+fn source_json(model: &ForeignModel, cx: &Cx, outputs: &[String]) -> Value {
+    let opsets: serde_json::Map<String, Value> = model
+        .opsets
+        .iter()
+        .map(|(d, v)| {
+            let d = if d.is_empty() { "ai.onnx" } else { d.as_str() };
+            (d.to_string(), json!(v))
+        })
+        .collect();
+    let io = |name: &String| {
+        let sym = &cx.net.syms[name];
+        json!({
+            "name": name,
+            "onnx_shape": sym.shape,
+            "squeezed": sym.squeezed,
+            "to_dl4j": inverse(&sym.perm),
+            "dl4j_shape": sym.dl4j_shape(),
+        })
+    };
+    json!({
+        "format": "onnx",
+        "producer": model.producer,
+        "producer_version": model.producer_version,
+        "ir_version": model.ir_version,
+        "opsets": opsets,
+        "converted_by": format!("dl4j {}", env!("CARGO_PKG_VERSION")),
+        "inputs": cx.net.inputs.iter().map(io).collect::<Vec<_>>(),
+        "outputs": outputs.iter().map(io).collect::<Vec<_>>(),
+        "notes": cx.notes,
+    })
+}
+
+/// The `dl4j.source` record of an archive imported from a foreign ONNX model (see
+/// [`SOURCE_OBJECT`]): a JSON document, stored as a Java `String` object so that DL4J's
+/// `ModelSerializer.getObjectFromFile(file, "dl4j.source")` returns it as text.
+pub fn source_record(archive: &Archive) -> Option<Value> {
+    let (_, bytes) = archive.objects.iter().find(|(k, _)| k == SOURCE_OBJECT)?;
+    let stream = dl4j_core::java_serial::parse(bytes).ok()?;
+    let dl4j_core::java_serial::Value::Ref(id) = stream.first_value()? else {
+        return None;
+    };
+    match &stream.entry(id).obj {
+        dl4j_core::java_serial::Obj::String(s) => serde_json::from_str(&s.to_string_lossy()).ok(),
+        _ => None,
+    }
 }
 
 /// A shape for messages: `?` for dimensions known only at run time.

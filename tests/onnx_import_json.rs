@@ -916,7 +916,6 @@ fn last_time_step() {
 }
 
 #[test]
-#[ignore = "ops/rnn.rs refuses bidirectional LSTM/RNN nodes so far (no Bidirectional emitted yet)"]
 fn bidirectional() {
     // Bidirectional LSTM with the directions concatenated along the features:
     // Y [T, 2, N, h] -> Transpose(2, 1, 3, 0) -> [N, 2, h, T] -> Reshape [N, 2h, T] (CONCAT).

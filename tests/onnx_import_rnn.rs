@@ -884,3 +884,114 @@ fn unsupported_recurrent_nodes_are_refused() {
         assert!(text(&o).contains(why), "{why}: {}", text(&o));
     }
 }
+
+/// PyTorch 2.x's bidirectional `nn.LSTM` followed by a classifier on the last step:
+/// `LSTM(bidirectional)` -> `Y [T, 2, N, h]` -> `Transpose(0, 2, 1, 3)` -> `Reshape [0, 0, -1]`
+/// -> `Gather(axis 0, -1)` -> `Gemm`. DL4J: LastTimeStep(Bidirectional(LSTM, CONCAT)).
+#[test]
+fn torch_bidirectional_lstm_last_step() {
+    let (t, n, f, h, k) = (4, 3, 3, 5, 2);
+    let w = init("w", &[2, 4 * h, f], 71);
+    let r = init("r", &[2, 4 * h, h], 72);
+    let b = init("b", &[2, 8 * h], 73);
+    let fw = init("fc.weight", &[k, 2 * h], 74);
+    let fb = init("fc.bias", &[k], 75);
+    let mut bidir = attr_strs("direction", &["bidirectional"]);
+    bidir.type_ = AttributeType::STRING.into();
+    bidir.s = b"bidirectional".to_vec();
+    bidir.strings.clear();
+    let mut perm = attr_i("perm", 0);
+    perm.type_ = AttributeType::INTS.into();
+    perm.ints = vec![0, 2, 1, 3];
+    let nodes = vec![
+        node(
+            "LSTM",
+            &["input", "w", "r", "b"],
+            &["y", "y_h", "y_c"],
+            vec![attr_i("hidden_size", h as i64), bidir],
+        ),
+        node("Transpose", &["y"], &["yt"], vec![perm]),
+        node("Reshape", &["yt", "shape"], &["seq"], vec![]),
+        node(
+            "Gather",
+            &["seq", "last"],
+            &["last_step"],
+            vec![attr_i("axis", 0)],
+        ),
+        node(
+            "Gemm",
+            &["last_step", "fc.weight", "fc.bias"],
+            &["output"],
+            vec![attr_i("transB", 1)],
+        ),
+    ];
+    let inits = vec![
+        w.proto.clone(),
+        r.proto.clone(),
+        b.proto.clone(),
+        fw.proto.clone(),
+        fb.proto.clone(),
+        ints_init("shape", &[0, 0, -1], false),
+        ints_init("last", &[-1], true),
+    ];
+    let bytes = model(
+        nodes,
+        inits,
+        value("input", &[Some(t as i64), None, Some(f as i64)]),
+        value("output", &[None, Some(k as i64)]),
+    );
+    let x = data(&[t, n, f], 76);
+    let x3 = x.clone().into_dimensionality::<ndarray::Ix3>().unwrap();
+    let (got, config, _) = round_trip(&bytes, &x.clone().permuted_axes(IxDyn(&[1, 2, 0])));
+    let cls = classes(&config);
+    for c in ["LastTimeStep", "Bidirectional", "LSTM"] {
+        assert!(cls.contains(&c.to_string()), "{cls:?}");
+    }
+    // Forward pass, and the backward pass over the reversed sequence.
+    let fwd = onnx_lstm(
+        &x3,
+        &mat(&w.value, 0),
+        &mat(&r.value, 0),
+        Some(&row_of(&b.value, 0)),
+        None,
+    );
+    let mut xr = x3.clone();
+    xr.invert_axis(Axis(0));
+    let bwd = onnx_lstm(
+        &xr,
+        &mat(&w.value, 1),
+        &mat(&r.value, 1),
+        Some(&row_of(&b.value, 1)),
+        None,
+    );
+    // At the last time step: the forward state after all steps, the backward pass's first output.
+    let mut feat = Array2::<f64>::zeros((n, 2 * h));
+    feat.slice_mut(s![.., ..h])
+        .assign(&fwd.index_axis(Axis(0), t - 1));
+    feat.slice_mut(s![.., h..])
+        .assign(&bwd.index_axis(Axis(0), 0));
+    let want = linear(&feat, &fw.value, &fb.value).into_dyn();
+    assert_close(&got, &want, "bidirectional LSTM last step");
+    assert_close(&tract(&bytes, &x), &want, "original graph in tract");
+    // Directions swapped in the concatenation would be caught.
+    let mut swapped = Array2::<f64>::zeros((n, 2 * h));
+    swapped
+        .slice_mut(s![.., ..h])
+        .assign(&bwd.index_axis(Axis(0), 0));
+    swapped
+        .slice_mut(s![.., h..])
+        .assign(&fwd.index_axis(Axis(0), t - 1));
+    assert_differs(
+        &got,
+        &linear(&swapped, &fw.value, &fb.value).into_dyn(),
+        "directions swapped",
+    );
+}
+
+/// Row `d` of a `[dirs, n]` constant.
+fn row_of(a: &ArrayD<f64>, d: usize) -> Array1<f64> {
+    a.index_axis(Axis(0), d)
+        .to_owned()
+        .into_dimensionality()
+        .unwrap()
+}

@@ -394,7 +394,14 @@ fn multi_layer(b: &mut Builder, archive: &Archive, bad: &mut Vec<Untranslatable>
         .and_then(Json::as_object);
     let pre_of = |i: &str| pre.and_then(|p| p.get(i)).filter(|v| !v.is_null());
     let first = nodes.first().and_then(|n| n.layer.as_ref());
-    let input = network_input("input", first, nodes.first().and_then(|n| pre_of(&n.name)));
+    let mut input = network_input("input", first, nodes.first().and_then(|n| pre_of(&n.name)));
+    // A network that starts with an elementwise layer and no preprocessor takes any rank, as
+    // DL4J does (in a graph the vertices after it may need a rank, so the default stays there).
+    let elementwise_first =
+        first.is_some_and(|l| matches!(l.type_name.as_str(), "ActivationLayer" | "DropoutLayer"));
+    if elementwise_first && nodes.first().and_then(|n| pre_of(&n.name)).is_none() {
+        input = Value::new(input.name.clone(), Kind::Any, Vec::new());
+    }
     b.batch_source = Some(input.name.clone());
     let mut x = input.clone();
     for node in &nodes {
@@ -548,11 +555,9 @@ fn network_input(name: &str, layer: Option<&LayerConf>, pre: Option<&Json>) -> V
             _ => {}
         }
     }
-    // Layers that take any rank (DL4J decides at run time): the input's rank stays open.
-    if matches!(
-        layer.type_name.as_str(),
-        "BatchNormalization" | "ActivationLayer" | "DropoutLayer"
-    ) {
+    // Batch normalization takes any rank (DL4J decides at run time): the input's rank stays
+    // open (the per-channel parameters are shaped from the rank at run time).
+    if layer.type_name == "BatchNormalization" {
         return Value::new(name, Kind::Any, Vec::new());
     }
     let width = match layer.type_name.as_str() {

@@ -98,6 +98,10 @@ pub struct Sym {
     /// Axes of the ONNX value (positions in `shape`, all of size 1) that the DL4J array lacks;
     /// `perm` relates the DL4J array to the ONNX value without them.
     pub squeezed: Vec<usize>,
+    /// DL4J axis `.0` (of size `.1 · k`) appears in the ONNX value as two axes `[.1, k]`, and
+    /// `perm` relates the ONNX value to the DL4J array reshaped so (ONNX's bidirectional `Y`
+    /// keeps the directions apart where DL4J concatenates their features).
+    pub split: Option<(usize, usize)>,
 }
 
 impl Sym {
@@ -109,6 +113,7 @@ impl Sym {
             perm,
             pre: None,
             squeezed: Vec::new(),
+            split: None,
         }
     }
 
@@ -122,7 +127,7 @@ impl Sym {
     }
 
     pub fn is_unpermuted(&self) -> bool {
-        self.perm.iter().enumerate().all(|(i, &p)| i == p)
+        self.split.is_none() && self.perm.iter().enumerate().all(|(i, &p)| i == p)
     }
 
     /// The ONNX shape without the squeezed axes.
@@ -153,6 +158,7 @@ impl Sym {
         s.perm = (0..shape.len()).collect();
         s.shape = shape;
         s.squeezed = Vec::new();
+        s.split = None;
         s
     }
 

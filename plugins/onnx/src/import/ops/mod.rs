@@ -206,6 +206,12 @@ pub fn finish_outputs(
         } else {
             sym.src.clone()
         };
+        if sym.split.is_some() {
+            return Err(format!(
+                "output {onnx:?} keeps a bidirectional layer's directions on separate axes ({}); DL4J concatenates their features (reshape them together, as PyTorch does)",
+                show(&sym.shape)
+            ));
+        }
         if !sym.is_unpermuted() {
             // Only recurrent layers legitimately reorder axes (ONNX's time-major layout vs
             // DL4J's [batch, features, time]); any other transpose would be a different array.

@@ -422,9 +422,7 @@ fn recurrent(cx: &mut Cx, n: &ForeignNode, kind: Kind) -> Done {
         return Err(format!("no output of the {op} is used"));
     }
     if dirs == 2 {
-        return Err(format!(
-            "bidirectional {op}: ONNX's Y [T, 2, N, h] and Y_h [2, N, h] have no DL4J layout (DL4J's Bidirectional concatenates the directions' features, and the backward direction's final state is its output at t = 0)"
-        ));
+        return bidirectional(cx, n, kind, (&w, &r, b.as_ref(), p.as_ref()), &acts, layout);
     }
     let x = sequence_input(cx, x_name, want)?;
     let layer = cell_layer(
@@ -451,6 +449,7 @@ fn recurrent(cx: &mut Cx, n: &ForeignNode, kind: Kind) -> Done {
                 perm: want.to_vec(),
                 pre: None,
                 squeezed,
+                split: None,
             },
         );
         if use_h {
@@ -475,9 +474,112 @@ fn recurrent(cx: &mut Cx, n: &ForeignNode, kind: Kind) -> Done {
                 perm: vec![0, 1],
                 pre: None,
                 squeezed: vec![0],
+                split: None,
             },
         );
     }
+    Ok(())
+}
+
+/// ONNX's W, R and optional B and P of a recurrent node.
+type Weights<'a> = (
+    &'a ArrayD<f64>,
+    &'a ArrayD<f64>,
+    Option<&'a ArrayD<f64>>,
+    Option<&'a ArrayD<f64>>,
+);
+
+/// A bidirectional LSTM/RNN -> DL4J `Bidirectional` (CONCAT) around the cell layer. DL4J's
+/// output `[N, 2h, T]` holds the forward features first, as ONNX's `Y [T, 2, N, h]` does once
+/// exporters move the direction axis next to the features and join them (PyTorch:
+/// `Transpose(0, 2, 1, 3)` + `Reshape [T, N, 2h]`); `Y` gets a Sym whose DL4J feature axis is
+/// split into `[2, h]`, which that reshape rejoins. `Y_h` has no DL4J counterpart: its backward
+/// half is the backward pass's output at t = 0.
+fn bidirectional(
+    cx: &mut Cx,
+    n: &ForeignNode,
+    kind: Kind,
+    weights: Weights,
+    acts: &[(Value, Value)],
+    layout: i64,
+) -> Done {
+    let (w, r, b, p) = weights;
+    let op = match kind {
+        Kind::Lstm => "LSTM",
+        Kind::Rnn => "RNN",
+    };
+    let (y, y_h) = (n.outputs.first(), n.outputs.get(1));
+    if used(cx, y_h) {
+        return Err(format!(
+            "bidirectional {op} with Y_h used: its backward half is the backward pass's output at t = 0, which no DL4J layer gives (use Y's last step instead)"
+        ));
+    }
+    if acts.len() != 2 || acts[0] != acts[1] {
+        return Err(format!(
+            "bidirectional {op} with different activations per direction (DL4J's Bidirectional copies one layer)"
+        ));
+    }
+    let (want, t_axis, n_axis): (&[usize], usize, usize) = if layout == 0 {
+        (&[2, 0, 1], 0, 1)
+    } else {
+        (&[0, 2, 1], 1, 0)
+    };
+    let x_name = input(n, 0).ok_or("no input X")?;
+    let x = sequence_input(cx, x_name, want)?;
+    let (t, batch) = (x.shape[t_axis], x.shape[n_axis]);
+    let (h, n_in) = (r.shape()[2], w.shape()[2]);
+    let hint = hint(n, &op.to_ascii_lowercase()).to_string();
+    let name = cx.net.unique_name(&hint);
+    let side = |d: usize| {
+        cell_layer(
+            kind,
+            p.is_some(),
+            n_in,
+            h,
+            &acts[d],
+            params(kind, d, w, r, b, p),
+        )
+    };
+    let (fwd, bwd) = (side(0), side(1));
+    let mut params_all = Vec::new();
+    for (prefix, l) in [("f", &fwd), ("b", &bwd)] {
+        for (k, v) in &l.params {
+            params_all.push((format!("{prefix}{k}"), v.clone()));
+        }
+    }
+    let fields = json::fields(&[
+        ("fwd", fwd.to_json(&name)),
+        ("bwd", bwd.to_json(&name)),
+        ("mode", json!("CONCAT")),
+        ("nin", json!(n_in)),
+        ("nout", json!(2 * h)),
+        ("rnndataFormat", json!("NCW")),
+    ]);
+    let mut layer = Layer::new("recurrent.Bidirectional", Family::NoParams, fields);
+    layer.params = params_all;
+    cx.net.vertices.push(Vertex {
+        name: name.clone(),
+        body: Body::Layer(layer),
+        inputs: vec![x.src.clone()],
+        pre: x.pre.clone(),
+    });
+    // DL4J [N, 2h, T] seen as [N, 2, h, T]; ONNX Y is [T, 2, N, h] (layout 0) or [N, T, 2, h].
+    let (shape, perm) = if layout == 0 {
+        (vec![t, Some(2), batch, Some(h)], vec![3, 1, 0, 2])
+    } else {
+        (vec![batch, t, Some(2), Some(h)], vec![0, 3, 1, 2])
+    };
+    cx.set(
+        y.ok_or("no output Y")?,
+        Sym {
+            src: name,
+            shape,
+            perm,
+            pre: None,
+            squeezed: Vec::new(),
+            split: Some((1, 2)),
+        },
+    );
     Ok(())
 }
 
@@ -497,7 +599,7 @@ pub fn gather(cx: &mut Cx, n: &ForeignNode) -> Done {
     let x = cx.sym(data)?;
     let idx_name = input(n, 1).ok_or("no indices input")?;
     let idx = cx.konst(idx_name).ok_or(NONE)?;
-    if idx.len() != 1 || idx.ndim() > 1 || x.pre.is_some() {
+    if idx.len() != 1 || idx.ndim() > 1 || x.pre.is_some() || x.split.is_some() {
         return Err(NONE.into());
     }
     let r = x.rank() as i64;

@@ -169,6 +169,11 @@ pub fn reshape(cx: &mut Cx, n: &ForeignNode) -> Done {
         cx.set(out(n)?, x);
         return Ok(());
     }
+    if let Some((axis, outer)) = x.split {
+        let y = merge_split(&x, axis, outer, &t)?;
+        cx.set(out(n)?, y);
+        return Ok(());
+    }
     let y = match t.len() {
         2 => to_features(&x, "reshaping")?,
         4 if x.core_shape().len() == 2 && x.is_unpermuted() => {
@@ -208,6 +213,54 @@ pub fn reshape(cx: &mut Cx, n: &ForeignNode) -> Done {
     }
     cx.set(out(n)?, y);
     Ok(())
+}
+
+/// A reshape that joins the two ONNX axes a split DL4J axis appears as (adjacent, outer first)
+/// back into one: then the value is a plain permutation of the DL4J array again.
+fn merge_split(x: &Sym, axis: usize, outer: usize, t: &[Option<usize>]) -> Result<Sym, String> {
+    let refuse = || {
+        format!(
+            "reshape from {} to {} does not rejoin the directions' features as DL4J concatenates them",
+            show(&x.shape),
+            show(t)
+        )
+    };
+    if x.pre.is_some() || !x.squeezed.is_empty() {
+        return Err(refuse());
+    }
+    // Virtual axes `axis` (the `outer` part) and `axis + 1` must be adjacent and in order.
+    let i = x
+        .perm
+        .iter()
+        .position(|&v| v == axis)
+        .filter(|&i| x.perm.get(i + 1) == Some(&(axis + 1)))
+        .ok_or_else(refuse)?;
+    let inner = x.shape[i + 1].ok_or_else(refuse)?;
+    if x.shape[i] != Some(outer) {
+        return Err(refuse());
+    }
+    let mut merged = x.shape.clone();
+    merged.remove(i + 1);
+    merged[i] = Some(outer * inner);
+    let matches = merged.len() == t.len()
+        && merged
+            .iter()
+            .zip(t)
+            .all(|(a, b)| a == b || a.is_none() || b.is_none());
+    if !matches {
+        return Err(refuse());
+    }
+    let perm: Vec<usize> = x
+        .perm
+        .iter()
+        .filter(|&&v| v != axis + 1)
+        .map(|&v| if v > axis + 1 { v - 1 } else { v })
+        .collect();
+    let mut y = x.clone();
+    y.shape = merged;
+    y.perm = perm;
+    y.split = None;
+    Ok(y)
 }
 
 pub fn transpose(cx: &mut Cx, n: &ForeignNode) -> Done {

@@ -430,3 +430,96 @@ fn double_precision_model_stays_double() {
         }
     }
 }
+
+/// tf2onnx's shape of a Keras CNN: channels-last input, `Transpose(0, 3, 1, 2)` into the
+/// convolutions, `Transpose(0, 2, 3, 1)` back before Keras' flatten (channels-last order), then
+/// `MatMul + Add`. DL4J gets channels-last layers (NHWC) and a channels-last flatten, so the
+/// network takes the same input as the ONNX model and no transpose is left.
+#[test]
+fn keras_channels_last_cnn() {
+    let mut perm_in = attr_i("perm", 0);
+    perm_in.type_ = onnx_protobuf::attribute_proto::AttributeType::INTS.into();
+    perm_in.ints = vec![0, 3, 1, 2];
+    let mut perm_out = perm_in.clone();
+    perm_out.ints = vec![0, 2, 3, 1];
+    let nodes = vec![
+        node("Transpose", "to_nchw", &["x"], &["t"], vec![perm_in]),
+        node(
+            "Conv",
+            "conv",
+            &["t", "w", "b"],
+            &["c"],
+            vec![
+                attr_is("kernel_shape", &[3, 3]),
+                node_str("auto_pad", "SAME_UPPER"),
+            ],
+        ),
+        node("Relu", "relu", &["c"], &["r"], vec![]),
+        node(
+            "MaxPool",
+            "pool",
+            &["r"],
+            &["p"],
+            vec![
+                attr_is("kernel_shape", &[2, 2]),
+                attr_is("strides", &[2, 2]),
+            ],
+        ),
+        node(
+            "BatchNormalization",
+            "bn",
+            &["p", "g", "be", "mu", "var"],
+            &["n"],
+            vec![attr_f("epsilon", 1e-3)],
+        ),
+        node("Transpose", "to_nhwc", &["n"], &["h"], vec![perm_out]),
+        node("Reshape", "flatten", &["h", "shape"], &["f"], vec![]),
+        node("MatMul", "dense", &["f", "k"], &["m"], vec![]),
+        node("Add", "bias", &["m", "kb"], &["z"], vec![]),
+        node(
+            "Softmax",
+            "softmax",
+            &["z"],
+            &["y"],
+            vec![attr_i("axis", -1)],
+        ),
+    ];
+    let mut var = init("var", &[4], 46);
+    var.float_data = var.float_data.iter().map(|v| v.abs() + 0.5).collect();
+    let inits = vec![
+        init("w", &[4, 3, 3, 3], 41),
+        init("b", &[4], 42),
+        init("g", &[4], 43),
+        init("be", &[4], 44),
+        init("mu", &[4], 45),
+        var,
+        ints_init("shape", &[-1, 64]),
+        init("k", &[64, 5], 47),
+        init("kb", &[5], 48),
+    ];
+    let bytes = model(
+        nodes,
+        inits,
+        value("x", &[None, Some(8), Some(8), Some(3)]),
+        value("y", &[None, Some(5)]),
+    );
+    let (a, t) = round_trip(&bytes, &input(&[2, 8, 8, 3], 49), &[]);
+    assert_eq!(
+        classes(&a),
+        [
+            "ConvolutionLayer",
+            "SubsamplingLayer",
+            "BatchNormalization",
+            "OutputLayer"
+        ]
+    );
+    assert_eq!(layer(&a, 0)["cnn2dDataFormat"], "NHWC");
+    assert_eq!(layer(&a, 1)["cnn2dDataFormat"], "NHWC");
+    assert_eq!(layer(&a, 2)["cnn2DFormat"], "NHWC");
+    let pre = &a.config.value()["inputPreProcessors"]["3"];
+    assert_eq!(pre["format"], "NHWC", "{pre}");
+    assert!(
+        !t.contains("axes reordered"),
+        "the input keeps its layout: {t}"
+    );
+}

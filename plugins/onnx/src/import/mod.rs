@@ -105,7 +105,13 @@ impl Cx {
     /// The layer producing `sym` if a following op may still change it: it exists, its
     /// output is read only by that op and is not a graph output.
     pub fn private_layer(&mut self, onnx_name: &str, sym: &Sym) -> Option<&mut Layer> {
-        if self.uses(onnx_name) != 1 || self.is_output(onnx_name) || !sym.is_plain() {
+        // Elementwise follow-ups (activations, per-channel bias) do not care how the DL4J
+        // array's axes relate to ONNX's, only that no preprocessor sits in between.
+        if self.uses(onnx_name) != 1
+            || self.is_output(onnx_name)
+            || sym.pre.is_some()
+            || sym.split.is_some()
+        {
             return None;
         }
         if self.net.consumers(&sym.src) != 0 {

@@ -126,6 +126,31 @@ impl Sym {
         self.pre.is_none() && self.squeezed.is_empty() && self.is_unpermuted()
     }
 
+    /// Whether the DL4J array is channels-last (NHWC) data seen by ONNX as NCHW: `Some(false)`
+    /// for plain NCHW / NCW data, `Some(true)` for NHWC, `None` for anything else.
+    pub fn channels_last(&self) -> Option<bool> {
+        if self.pre.is_some() || !self.squeezed.is_empty() || self.split.is_some() {
+            return None;
+        }
+        if self.is_unpermuted() {
+            Some(false)
+        } else if self.perm == [0, 3, 1, 2] {
+            Some(true)
+        } else {
+            None
+        }
+    }
+
+    /// The same DL4J array layout for another value of the same ONNX rank produced by vertex
+    /// `src` (a layer that keeps its input's data format).
+    pub fn same_layout(&self, src: &str, shape: Vec<Option<usize>>) -> Sym {
+        let mut s = Sym::plain(src, shape);
+        if self.channels_last() == Some(true) {
+            s.perm = vec![0, 3, 1, 2];
+        }
+        s
+    }
+
     pub fn is_unpermuted(&self) -> bool {
         self.split.is_none() && self.perm.iter().enumerate().all(|(i, &p)| i == p)
     }

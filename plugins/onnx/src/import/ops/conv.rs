@@ -134,6 +134,11 @@ pub fn dl4j_padding(w: &Window) -> (&'static str, Vec<usize>, Option<Pads>) {
 }
 
 pub fn zero_padding(cx: &mut Cx, n: &ForeignNode, x: &Sym, p: &Pads) -> Sym {
+    let format = if x.channels_last() == Some(true) {
+        "NHWC"
+    } else {
+        "NCHW"
+    };
     let (class, padding) = if p.begin.len() == 2 {
         (
             "ZeroPaddingLayer",
@@ -144,7 +149,7 @@ pub fn zero_padding(cx: &mut Cx, n: &ForeignNode, x: &Sym, p: &Pads) -> Sym {
     };
     let mut fields = json::fields(&[("padding", padding)]);
     if class == "ZeroPaddingLayer" {
-        fields.insert("dataFormat".into(), json!("NCHW"));
+        fields.insert("dataFormat".into(), json!(format));
     }
     let layer = Layer::new(class, Family::NoParams, fields);
     let name = format!("{}_pad", hint(n, "conv"));
@@ -153,7 +158,7 @@ pub fn zero_padding(cx: &mut Cx, n: &ForeignNode, x: &Sym, p: &Pads) -> Sym {
     for i in 0..p.begin.len() {
         shape[2 + i] = shape[2 + i].map(|s| s + p.begin[i] + p.end[i]);
     }
-    Sym::plain(&v, shape)
+    x.same_layout(&v, shape)
 }
 
 fn pair(v: &[usize], fill: usize) -> Value {
@@ -166,6 +171,7 @@ fn pair(v: &[usize], fill: usize) -> Value {
 
 /// The fields every ConvolutionLayer subclass writes.
 fn conv_layer_fields(
+    x: &Sym,
     w: &Window,
     mode: &str,
     padding: &[usize],
@@ -182,7 +188,14 @@ fn conv_layer_fields(
         ("convolutionMode", json!(mode)),
         ("cudnnAllowFallback", json!(true)),
         ("hasBias", json!(has_bias)),
-        ("cnn2dDataFormat", json!("NCHW")),
+        (
+            "cnn2dDataFormat",
+            json!(if x.channels_last() == Some(true) {
+                "NHWC"
+            } else {
+                "NCHW"
+            }),
+        ),
         ("nin", json!(n_in)),
         ("nout", json!(n_out)),
     ]));
@@ -194,9 +207,14 @@ fn conv_layer_fields(
 
 fn data_input(cx: &Cx, n: &ForeignNode) -> Result<Sym, String> {
     let x = cx.sym(input(n, 0).ok_or("no input")?)?;
-    if !x.is_plain() || !(x.rank() == 3 || x.rank() == 4) {
+    let ok = match x.channels_last() {
+        Some(false) => x.rank() == 3 || x.rank() == 4,
+        Some(true) => true,
+        None => false,
+    };
+    if !ok {
         return Err(format!(
-            "input {} is not [batch, channels, (height,) width] data",
+            "input {} is not [batch, channels, (height,) width] data (or its channels-last form)",
             show(&x.shape)
         ));
     }
@@ -274,7 +292,7 @@ pub fn conv(cx: &mut Cx, n: &ForeignNode) -> Done {
     let has_bias = b.is_some();
     let bias_arr = b.unwrap_or_else(|| ArrayD::zeros(IxDyn(&[m])));
     let layer = if group == 1 {
-        let fields = conv_layer_fields(&win, mode, &padding, c_in, m, has_bias);
+        let fields = conv_layer_fields(&x, &win, mode, &padding, c_in, m, has_bias);
         let w = if sp == 1 {
             w_onnx
                 .into_shape_with_order(IxDyn(&[m, c_in, win.kernel[0], 1]))
@@ -299,7 +317,7 @@ pub fn conv(cx: &mut Cx, n: &ForeignNode) -> Done {
         let w = ArrayD::from_shape_fn(IxDyn(&[kh, kw, c_in, mult]), |ix| {
             w_onnx[[ix[2] * mult + ix[3], 0, ix[0], ix[1]]]
         });
-        let mut fields = conv_layer_fields(&win, mode, &padding, c_in, m, has_bias);
+        let mut fields = conv_layer_fields(&x, &win, mode, &padding, c_in, m, has_bias);
         fields.insert("depthMultiplier".into(), json!(mult));
         let mut l = Layer::new("DepthwiseConvolution2D", Family::FeedForward, fields).param("W", w);
         if has_bias {
@@ -314,7 +332,10 @@ pub fn conv(cx: &mut Cx, n: &ForeignNode) -> Done {
     let v = cx.net.add_layer(hint(n, "conv"), &x, layer);
     let mut shape = vec![x.shape[0], Some(m)];
     shape.extend(out_sp);
-    cx.set(n.outputs.first().ok_or("no output")?, Sym::plain(&v, shape));
+    cx.set(
+        n.outputs.first().ok_or("no output")?,
+        x.same_layout(&v, shape),
+    );
     Ok(())
 }
 
@@ -343,7 +364,7 @@ pub fn deconv(cx: &mut Cx, n: &ForeignNode) -> Done {
     }
     let b = bias(cx, n, m)?;
     let has_bias = b.is_some();
-    let fields = conv_layer_fields(&win, "Truncate", &win.pads.begin, c_in, m, has_bias);
+    let fields = conv_layer_fields(&x, &win, "Truncate", &win.pads.begin, c_in, m, has_bias);
     let mut l = Layer::new("Deconvolution2D", Family::FeedForward, fields).param("W", w);
     if let Some(b) = b {
         l = l.param("b", b);
@@ -358,7 +379,10 @@ pub fn deconv(cx: &mut Cx, n: &ForeignNode) -> Done {
     let v = cx.net.add_layer(hint(n, "deconv"), &x, l.fusable());
     let mut shape = vec![x.shape[0], Some(m)];
     shape.extend(out);
-    cx.set(n.outputs.first().ok_or("no output")?, Sym::plain(&v, shape));
+    cx.set(
+        n.outputs.first().ok_or("no output")?,
+        x.same_layout(&v, shape),
+    );
     Ok(())
 }
 

@@ -7,14 +7,15 @@ use ndarray::{ArrayD, IxDyn};
 use serde_json::json;
 
 use super::super::json::{self, Family};
-use super::super::net::{Layer, Sym};
+use super::super::net::Layer;
 use super::super::{attr_float, attr_int, input, show, Cx, Done};
 use super::activation::hint;
 use crate::proto::ForeignNode;
 
 pub fn batch_norm(cx: &mut Cx, n: &ForeignNode) -> Done {
     let x = cx.sym(input(n, 0).ok_or("no input")?)?;
-    if !x.is_plain() || !(x.rank() == 2 || x.rank() == 4) {
+    let nhwc = x.channels_last() == Some(true);
+    if !(nhwc || x.is_plain() && (x.rank() == 2 || x.rank() == 4)) {
         return Err(format!(
             "input {} is neither [batch, features] nor [batch, channels, height, width]",
             show(&x.shape)
@@ -62,7 +63,7 @@ pub fn batch_norm(cx: &mut Cx, n: &ForeignNode) -> Done {
         ("beta", json!(0.0)),
         ("lockGammaBeta", json!(false)),
         ("useLogStd", json!(false)),
-        ("cnn2DFormat", json!("NCHW")),
+        ("cnn2DFormat", json!(if nhwc { "NHWC" } else { "NCHW" })),
         ("cudnnAllowFallback", json!(true)),
     ]);
     let mut layer = Layer::new("BatchNormalization", Family::FeedForward, fields);
@@ -75,14 +76,15 @@ pub fn batch_norm(cx: &mut Cx, n: &ForeignNode) -> Done {
     let v = cx.net.add_layer(hint(n, "batchnorm"), &x, layer);
     cx.set(
         n.outputs.first().ok_or("no output")?,
-        Sym::plain(&v, x.shape.clone()),
+        x.same_layout(&v, x.shape.clone()),
     );
     Ok(())
 }
 
 pub fn lrn(cx: &mut Cx, n: &ForeignNode) -> Done {
     let x = cx.sym(input(n, 0).ok_or("no input")?)?;
-    if !x.is_plain() || x.rank() != 4 {
+    let nhwc = x.channels_last() == Some(true);
+    if !(nhwc || x.is_plain() && x.rank() == 4) {
         return Err(format!("input {} is not NCHW data", show(&x.shape)));
     }
     let size = attr_int(n, "size", 0);
@@ -97,7 +99,7 @@ pub fn lrn(cx: &mut Cx, n: &ForeignNode) -> Done {
         ("k", json!(attr_float(n, "bias", 1.0) as f64)),
         ("alpha", json!(alpha / size as f64)),
         ("beta", json!(attr_float(n, "beta", 0.75) as f64)),
-        ("dataFormat", json!("NCHW")),
+        ("dataFormat", json!(if nhwc { "NHWC" } else { "NCHW" })),
         ("cudnnAllowFallback", json!(true)),
     ]);
     let v = cx.net.add_layer(
@@ -107,7 +109,7 @@ pub fn lrn(cx: &mut Cx, n: &ForeignNode) -> Done {
     );
     cx.set(
         n.outputs.first().ok_or("no output")?,
-        Sym::plain(&v, x.shape.clone()),
+        x.same_layout(&v, x.shape.clone()),
     );
     Ok(())
 }

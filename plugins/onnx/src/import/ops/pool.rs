@@ -23,12 +23,16 @@ fn pair(v: &[usize], fill: usize) -> Value {
 
 pub fn pool(cx: &mut Cx, n: &ForeignNode) -> Done {
     let x = cx.sym(input(n, 0).ok_or("no input")?)?;
-    if !x.is_plain() || !(x.rank() == 3 || x.rank() == 4) {
-        return Err(format!(
-            "input {} is not [batch, channels, (height,) width]",
-            show(&x.shape)
-        ));
-    }
+    let nhwc = match x.channels_last() {
+        Some(false) if x.rank() == 3 || x.rank() == 4 => false,
+        Some(true) => true,
+        _ => {
+            return Err(format!(
+                "input {} is not [batch, channels, (height,) width]",
+                show(&x.shape)
+            ))
+        }
+    };
     if n.outputs
         .get(1)
         .is_some_and(|o| !o.is_empty() && cx.uses(o) > 0)
@@ -85,7 +89,7 @@ pub fn pool(cx: &mut Cx, n: &ForeignNode) -> Done {
         ("avgPoolIncludePadInDivisor", json!(include_pad)),
         ("eps", json!(1.0e-8)),
         ("pnorm", json!(0)),
-        ("cnn2dDataFormat", json!("NCHW")),
+        ("cnn2dDataFormat", json!(if nhwc { "NHWC" } else { "NCHW" })),
     ]);
     let class = if one_d {
         "Subsampling1DLayer"
@@ -99,19 +103,28 @@ pub fn pool(cx: &mut Cx, n: &ForeignNode) -> Done {
     );
     let mut shape = vec![x.shape[0], x.shape[1]];
     shape.extend(out);
-    cx.set(n.outputs.first().ok_or("no output")?, Sym::plain(&v, shape));
+    cx.set(
+        n.outputs.first().ok_or("no output")?,
+        x.same_layout(&v, shape),
+    );
     Ok(())
 }
 
 pub fn global(cx: &mut Cx, n: &ForeignNode) -> Done {
     let x = cx.sym(input(n, 0).ok_or("no input")?)?;
-    if !x.is_plain() || !(x.rank() == 3 || x.rank() == 4) {
-        return Err(format!(
-            "input {} is not [batch, channels, (height,) width]",
-            show(&x.shape)
-        ));
-    }
+    let nhwc = match x.channels_last() {
+        Some(false) if x.rank() == 3 || x.rank() == 4 => false,
+        Some(true) => true,
+        _ => {
+            return Err(format!(
+                "input {} is not [batch, channels, (height,) width]",
+                show(&x.shape)
+            ))
+        }
+    };
+    // DL4J pools the axes of its own array: [1, 2] of NHWC data.
     let dims: Vec<usize> = (2..x.rank()).collect();
+    let pooled: Vec<usize> = if nhwc { vec![1, 2] } else { dims.clone() };
     let fields = json::fields(&[
         (
             "poolingType",
@@ -121,7 +134,7 @@ pub fn global(cx: &mut Cx, n: &ForeignNode) -> Done {
                 "AVG"
             }),
         ),
-        ("poolingDimensions", json!(dims)),
+        ("poolingDimensions", json!(pooled)),
         ("collapseDimensions", json!(true)),
         ("pnorm", json!(2)),
     ]);

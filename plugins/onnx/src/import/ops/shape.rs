@@ -54,6 +54,10 @@ pub fn resolve_reshape(
         let mut others = out.clone();
         others.remove(i);
         let (po, uo) = known(&others);
+        // `[-1, 64]` of `[?, 4, 4, 4]`: the -1 stands for the run-time dimension itself.
+        if ui == uo + 1 && pi == po {
+            return Ok(out);
+        }
         if ui != uo || po == 0 || pi % po != 0 {
             return Err(format!(
                 "cannot infer the -1 of reshape {} from input {}",
@@ -112,19 +116,38 @@ fn is_class(v: &Option<serde_json::Value>, class: &str) -> bool {
 }
 
 /// `[batch, features]` from `x` (rank 4 NCHW, or a value whose other axes are all size 1).
-fn to_features(x: &Sym, what: &str) -> Result<Sym, String> {
+/// Whether vertex `src` writes channels-last data (a layer configured NHWC).
+fn nhwc_source(cx: &Cx, src: &str) -> bool {
+    match cx.net.vertex(src).map(|v| &v.body) {
+        Some(super::super::net::Body::Layer(l)) => ["cnn2dDataFormat", "cnn2DFormat", "dataFormat"]
+            .iter()
+            .any(|k| l.fields.get(*k).and_then(|v| v.as_str()) == Some("NHWC")),
+        _ => false,
+    }
+}
+
+fn to_features(cx: &Cx, x: &Sym, what: &str) -> Result<Sym, String> {
     let core = x.core_shape();
     if x.pre.is_none() && x.is_unpermuted() && core.len() == 2 {
         return Ok(x.with_shape(core));
     }
     if x.is_plain() && x.rank() == 4 {
-        let (c, h, w) = (
-            x.dim(1, "channels")?,
-            x.dim(2, "height")?,
-            x.dim(3, "width")?,
-        );
-        let mut y = x.with_shape(vec![x.shape[0], Some(c * h * w)]);
-        y.pre = Some(cnn_to_ff(c, h, w));
+        let (d1, d2, d3) = (x.dim(1, "size")?, x.dim(2, "size")?, x.dim(3, "size")?);
+        let mut y = x.with_shape(vec![x.shape[0], Some(d1 * d2 * d3)]);
+        // Both flatten the array as it is laid out (c order); the format names its axes.
+        y.pre = Some(if nhwc_source(cx, &x.src) {
+            dj::preprocessor(
+                "CnnToFeedForwardPreProcessor",
+                &[
+                    ("format", json!("NHWC")),
+                    ("inputHeight", json!(d1)),
+                    ("inputWidth", json!(d2)),
+                    ("numChannels", json!(d3)),
+                ],
+            )
+        } else {
+            cnn_to_ff(d1, d2, d3)
+        });
         return Ok(y);
     }
     if x.is_plain() && x.rank() == 2 {
@@ -141,7 +164,7 @@ pub fn flatten(cx: &mut Cx, n: &ForeignNode) -> Done {
     if attr_int(n, "axis", 1) != 1 {
         return Err("Flatten with axis other than 1 merges the batch axis".into());
     }
-    let y = to_features(&x, "flattening")?;
+    let y = to_features(cx, &x, "flattening")?;
     cx.set(out(n)?, y);
     Ok(())
 }
@@ -175,7 +198,7 @@ pub fn reshape(cx: &mut Cx, n: &ForeignNode) -> Done {
         return Ok(());
     }
     let y = match t.len() {
-        2 => to_features(&x, "reshaping")?,
+        2 => to_features(cx, &x, "reshaping")?,
         4 if x.core_shape().len() == 2 && x.is_unpermuted() => {
             let (c, h, w) = (
                 t[1].ok_or("unknown channels")?,
@@ -335,7 +358,7 @@ pub fn squeeze(cx: &mut Cx, n: &ForeignNode) -> Done {
         .map(|i| x.shape[i])
         .collect();
     if x.is_plain() && r == 4 && kept.len() == 2 && !drop.contains(&0) && !drop.contains(&1) {
-        let y = to_features(&x, "squeezing")?;
+        let y = to_features(cx, &x, "squeezing")?;
         cx.set(out(n)?, y);
         return Ok(());
     }

@@ -5,7 +5,7 @@ use crate::error::{Error, Result};
 use crate::layout::ParamLayout;
 use crate::nd4j::{Encoding, Nd4jArray};
 use crate::normalizer::Normalizer;
-use crate::tensor::DType;
+use crate::tensor::{DType, Tensor, TensorData};
 use crate::updater::UpdaterLayout;
 
 /// How `coefficients.bin` held the parameters.
@@ -47,6 +47,37 @@ pub struct Archive {
 }
 
 impl Archive {
+    /// A new model: `config` with the flat parameters `flat` (the modern ND4J encoding, as
+    /// DL4J 1.0.0-beta4 and later write it) and nothing else saved; `format` names the reader
+    /// that built it.
+    pub fn with_parameters(
+        config: Configuration,
+        flat: TensorData,
+        format: &str,
+    ) -> Result<Archive> {
+        let total = flat.len();
+        let dtype = flat.dtype();
+        let params = Nd4jArray::new(Tensor::new(vec![1, total], flat)?, Encoding::Modern);
+        Ok(Archive {
+            config,
+            params,
+            params_storage: if total == 0 {
+                ParamsStorage::Empty { marker: true }
+            } else {
+                ParamsStorage::Array
+            },
+            updater_state: None,
+            normalizer: None,
+            objects: Vec::new(),
+            unknown_entries: Vec::new(),
+            origin: Origin {
+                format: format.into(),
+                encoding: Some(Encoding::Modern),
+                dtype,
+            },
+        })
+    }
+
     pub fn kind(&self) -> ModelKind {
         self.config.kind()
     }

@@ -92,10 +92,8 @@ use std::cmp::Ordering;
 use std::collections::HashMap;
 
 use dl4j_core::layout::ParamLayout;
-use dl4j_core::tensor::{DType, Order, Tensor, TensorData};
-use dl4j_core::{
-    Archive, Configuration, Encoding, Error, Nd4jArray, Origin, ParamEntry, ParamsStorage, Result,
-};
+use dl4j_core::tensor::{DType, Order, TensorData};
+use dl4j_core::{Archive, Configuration, Error, ParamEntry, Result};
 use half::{bf16, f16};
 
 use crate::st::{self, SafeFile, StTensor};
@@ -132,26 +130,7 @@ pub fn import_foreign(file: &SafeFile, config: &str, map: Option<&str>) -> Resul
         scatter(&mut flat, &data, p.offset, positions.as_deref())?;
     }
 
-    let total = layout.total;
-    let params = Nd4jArray::new(Tensor::new(vec![1, total], flat)?, Encoding::Modern);
-    Ok(Archive {
-        config,
-        params,
-        params_storage: if total == 0 {
-            ParamsStorage::Empty { marker: true }
-        } else {
-            ParamsStorage::Array
-        },
-        updater_state: None,
-        normalizer: None,
-        objects: Vec::new(),
-        unknown_entries: Vec::new(),
-        origin: Origin {
-            format: crate::FORMAT_ID.into(),
-            encoding: Some(Encoding::Modern),
-            dtype,
-        },
-    })
+    Archive::with_parameters(config, flat, crate::FORMAT_ID)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -13,9 +13,7 @@ use super::{attr_int, attr_ints, input, to_array, Cx};
 use crate::proto::{Attr, ForeignNode};
 
 fn axis(a: i64, rank: usize) -> Option<usize> {
-    let r = rank as i64;
-    let a = if a < 0 { a + r } else { a };
-    (0..r).contains(&a).then_some(a as usize)
+    super::axis(a, rank).ok()
 }
 
 fn ints(a: &ArrayD<f64>) -> Option<Vec<i64>> {

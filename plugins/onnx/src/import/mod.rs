@@ -164,6 +164,35 @@ pub fn input(n: &ForeignNode, i: usize) -> Option<&str> {
         .filter(|s| !s.is_empty())
 }
 
+/// The node's inputs that are present (ONNX writes "" for an omitted optional one).
+pub fn present_inputs(n: &ForeignNode) -> Vec<&str> {
+    n.inputs
+        .iter()
+        .map(String::as_str)
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// The node's first output.
+pub fn first_output(n: &ForeignNode) -> std::result::Result<&str, String> {
+    n.outputs
+        .first()
+        .map(String::as_str)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| "no output".into())
+}
+
+/// An ONNX axis (negative counts from the end) as an index below `rank`.
+pub fn axis(a: i64, rank: usize) -> std::result::Result<usize, String> {
+    let r = rank as i64;
+    let v = if a < 0 { a + r } else { a };
+    if (0..r).contains(&v) {
+        Ok(v as usize)
+    } else {
+        Err(format!("axis {a} outside rank {rank}"))
+    }
+}
+
 /// Converts a tensor to f64 working values.
 pub fn to_array(t: &Tensor) -> Result<ArrayD<f64>> {
     ArrayD::from_shape_vec(IxDyn(t.shape()), t.to_f64_vec())
@@ -385,7 +414,7 @@ pub fn import_model(model: &ForeignModel, options: &ImportOptions) -> Result<Imp
             serialize(&JavaValue::StringList(labels.clone())),
         ));
     }
-    let archive = net::archive(config, flat, cx.net.dtype, objects)?;
+    let archive = net::archive(config, flat, objects)?;
     Ok(Imported {
         archive,
         notes: cx.notes,

@@ -5,10 +5,8 @@
 use std::collections::{HashMap, HashSet};
 
 use dl4j_core::layout::insert_segment;
-use dl4j_core::tensor::{DType, Tensor, TensorData};
-use dl4j_core::{
-    Archive, Configuration, Encoding, Error, Nd4jArray, Origin, ParamLayout, ParamsStorage, Result,
-};
+use dl4j_core::tensor::{DType, TensorData};
+use dl4j_core::{Archive, Configuration, Error, ParamLayout, Result};
 use ndarray::ArrayD;
 use serde_json::{json, Map, Value};
 
@@ -519,27 +517,9 @@ pub fn cast(values: impl Iterator<Item = f64>, dtype: DType) -> TensorData {
 pub fn archive(
     config: Configuration,
     flat: TensorData,
-    dtype: DType,
     objects: Vec<(String, Vec<u8>)>,
 ) -> Result<Archive> {
-    let total = flat.len();
-    let params = Nd4jArray::new(Tensor::new(vec![1, total], flat)?, Encoding::Modern);
-    Ok(Archive {
-        config,
-        params,
-        params_storage: if total == 0 {
-            ParamsStorage::Empty { marker: true }
-        } else {
-            ParamsStorage::Array
-        },
-        updater_state: None,
-        normalizer: None,
-        objects,
-        unknown_entries: Vec::new(),
-        origin: Origin {
-            format: crate::FORMAT_ID.into(),
-            encoding: Some(Encoding::Modern),
-            dtype,
-        },
-    })
+    let mut a = Archive::with_parameters(config, flat, crate::FORMAT_ID)?;
+    a.objects = objects;
+    Ok(a)
 }

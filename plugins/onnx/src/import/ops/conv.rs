@@ -205,19 +205,22 @@ fn conv_layer_fields(
     f
 }
 
-fn data_input(cx: &Cx, n: &ForeignNode) -> Result<Sym, String> {
-    let x = cx.sym(input(n, 0).ok_or("no input")?)?;
-    let ok = match x.channels_last() {
-        Some(false) => x.rank() == 3 || x.rank() == 4,
-        Some(true) => true,
-        None => false,
-    };
-    if !ok {
-        return Err(format!(
+/// Whether `x` is spatial data a DL4J convolution or pooling layer reads: `[batch, channels,
+/// (height,) width]` (`Ok(false)`) or its channels-last form (`Ok(true)`).
+pub fn spatial_layout(x: &Sym) -> Result<bool, String> {
+    match x.channels_last() {
+        Some(false) if x.rank() == 3 || x.rank() == 4 => Ok(false),
+        Some(true) => Ok(true),
+        _ => Err(format!(
             "input {} is not [batch, channels, (height,) width] data (or its channels-last form)",
             show(&x.shape)
-        ));
+        )),
     }
+}
+
+fn data_input(cx: &Cx, n: &ForeignNode) -> Result<Sym, String> {
+    let x = cx.sym(input(n, 0).ok_or("no input")?)?;
+    spatial_layout(&x)?;
     Ok(x)
 }
 

@@ -12,7 +12,9 @@ use serde_json::json;
 
 use super::super::json as dj;
 use super::super::net::Sym;
-use super::super::{attr_int, attr_ints, input, show, Cx, Done};
+use super::super::{
+    attr_int, attr_ints, axis, first_output, input, present_inputs, show, Cx, Done,
+};
 use super::activation::hint;
 use crate::proto::ForeignNode;
 
@@ -23,24 +25,6 @@ const BIAS_CLASSES: &[&str] = &[
     "Convolution1DLayer",
     "DepthwiseConvolution2D",
 ];
-
-fn out(n: &ForeignNode) -> Result<&str, String> {
-    n.outputs
-        .first()
-        .map(String::as_str)
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| "no output".into())
-}
-
-fn norm_axis(a: i64, rank: usize) -> Result<usize, String> {
-    let r = rank as i64;
-    let v = if a < 0 { a + r } else { a };
-    if (0..r).contains(&v) {
-        Ok(v as usize)
-    } else {
-        Err(format!("axis {a} outside rank {rank}"))
-    }
-}
 
 /// Two shapes that agree wherever both are known; the merged shape.
 fn same_shape(a: &[Option<usize>], b: &[Option<usize>]) -> Option<Vec<Option<usize>>> {
@@ -62,16 +46,11 @@ fn fmt_shape(c: &ArrayD<f64>) -> String {
 }
 
 pub fn elementwise(cx: &mut Cx, n: &ForeignNode) -> Done {
-    let names: Vec<&str> = n
-        .inputs
-        .iter()
-        .map(String::as_str)
-        .filter(|s| !s.is_empty())
-        .collect();
+    let names = present_inputs(n);
     if names.is_empty() {
         return Err("no inputs".into());
     }
-    let y = out(n)?.to_string();
+    let y = first_output(n)?.to_string();
     let mut data: Vec<(&str, Sym)> = Vec::new();
     let mut consts: Vec<(usize, ArrayD<f64>)> = Vec::new();
     for (i, name) in names.iter().enumerate() {
@@ -303,12 +282,7 @@ fn with_constant(
 }
 
 pub fn concat(cx: &mut Cx, n: &ForeignNode) -> Done {
-    let names: Vec<&str> = n
-        .inputs
-        .iter()
-        .map(String::as_str)
-        .filter(|s| !s.is_empty())
-        .collect();
+    let names = present_inputs(n);
     let first_name = *names.first().ok_or("no inputs")?;
     let mut syms: Vec<Sym> = Vec::new();
     for name in &names {
@@ -319,14 +293,14 @@ pub fn concat(cx: &mut Cx, n: &ForeignNode) -> Done {
         }
         syms.push(cx.sym(name)?);
     }
-    let y = out(n)?.to_string();
+    let y = first_output(n)?.to_string();
     if syms.len() == 1 {
         cx.set(&y, syms.remove(0));
         return Ok(());
     }
     let rank = syms[0].rank();
     // Opset 1-3 default the axis to 1; later opsets require it.
-    let axis = norm_axis(attr_int(n, "axis", 1), rank)?;
+    let axis = axis(attr_int(n, "axis", 1), rank)?;
     if axis != 1 {
         return Err(format!(
             "concatenation along axis {axis}: DL4J's MergeVertex joins along axis 1 (channels / features) only"
@@ -417,7 +391,7 @@ pub fn slice(cx: &mut Cx, n: &ForeignNode) -> Done {
     let mut range: Option<(usize, usize)> = None;
     let mut shape = x.shape.clone();
     for (k, &a) in axes.iter().enumerate() {
-        let ax = norm_axis(a, x.rank())?;
+        let ax = axis(a, x.rank())?;
         let step = steps.as_ref().and_then(|s| s.get(k)).copied().unwrap_or(1);
         if step != 1 {
             return Err(format!(
@@ -456,7 +430,7 @@ pub fn slice(cx: &mut Cx, n: &ForeignNode) -> Done {
         range = Some((s, e));
         shape[ax] = Some(e - s);
     }
-    let y = out(n)?.to_string();
+    let y = first_output(n)?.to_string();
     let Some((s, e)) = range else {
         cx.set(&y, x);
         return Ok(());

@@ -10,7 +10,7 @@ use super::super::json::{self, Family};
 use super::super::net::{Layer, Sym};
 use super::super::{attr_int, attr_ints, input, show, Cx, Done};
 use super::activation::hint;
-use super::conv::{dl4j_padding, out_sizes, window};
+use super::conv::{dl4j_padding, out_sizes, spatial_layout, window};
 use crate::proto::ForeignNode;
 
 fn pair(v: &[usize], fill: usize) -> Value {
@@ -23,16 +23,7 @@ fn pair(v: &[usize], fill: usize) -> Value {
 
 pub fn pool(cx: &mut Cx, n: &ForeignNode) -> Done {
     let x = cx.sym(input(n, 0).ok_or("no input")?)?;
-    let nhwc = match x.channels_last() {
-        Some(false) if x.rank() == 3 || x.rank() == 4 => false,
-        Some(true) => true,
-        _ => {
-            return Err(format!(
-                "input {} is not [batch, channels, (height,) width]",
-                show(&x.shape)
-            ))
-        }
-    };
+    let nhwc = spatial_layout(&x)?;
     if n.outputs
         .get(1)
         .is_some_and(|o| !o.is_empty() && cx.uses(o) > 0)
@@ -112,16 +103,7 @@ pub fn pool(cx: &mut Cx, n: &ForeignNode) -> Done {
 
 pub fn global(cx: &mut Cx, n: &ForeignNode) -> Done {
     let x = cx.sym(input(n, 0).ok_or("no input")?)?;
-    let nhwc = match x.channels_last() {
-        Some(false) if x.rank() == 3 || x.rank() == 4 => false,
-        Some(true) => true,
-        _ => {
-            return Err(format!(
-                "input {} is not [batch, channels, (height,) width]",
-                show(&x.shape)
-            ))
-        }
-    };
+    let nhwc = spatial_layout(&x)?;
     // DL4J pools the axes of its own array: [1, 2] of NHWC data.
     let dims: Vec<usize> = (2..x.rank()).collect();
     let pooled: Vec<usize> = if nhwc { vec![1, 2] } else { dims.clone() };

@@ -9,18 +9,8 @@ use serde_json::json;
 use super::super::fold::ints_or_nan;
 use super::super::json as dj;
 use super::super::net::Sym;
-use super::super::{attr_int, attr_ints, input, show, Cx, Done};
+use super::super::{attr_int, attr_ints, axis, first_output, input, show, Cx, Done};
 use crate::proto::ForeignNode;
-
-fn axis(a: i64, rank: usize) -> Result<usize, String> {
-    let r = rank as i64;
-    let v = if a < 0 { a + r } else { a };
-    if (0..r).contains(&v) {
-        Ok(v as usize)
-    } else {
-        Err(format!("axis {a} outside rank {rank}"))
-    }
-}
 
 /// The output shape of `Reshape(input, target)`; `None` entries of `target` stand for a
 /// dimension known only at run time (as NaN from a folded `Shape`), matched with the input's.
@@ -76,13 +66,6 @@ fn show_i(t: &[Option<i64>]) -> String {
         .map(|d| d.map_or("?".into(), |v| v.to_string()))
         .collect();
     format!("[{}]", v.join(", "))
-}
-
-fn out(n: &ForeignNode) -> Result<&str, String> {
-    n.outputs
-        .first()
-        .map(String::as_str)
-        .ok_or_else(|| "no output".into())
 }
 
 pub fn cnn_to_ff(c: usize, h: usize, w: usize) -> serde_json::Value {
@@ -165,7 +148,7 @@ pub fn flatten(cx: &mut Cx, n: &ForeignNode) -> Done {
         return Err("Flatten with axis other than 1 merges the batch axis".into());
     }
     let y = to_features(cx, &x, "flattening")?;
-    cx.set(out(n)?, y);
+    cx.set(first_output(n)?, y);
     Ok(())
 }
 
@@ -189,12 +172,12 @@ pub fn reshape(cx: &mut Cx, n: &ForeignNode) -> Done {
         ));
     }
     if t == x.shape {
-        cx.set(out(n)?, x);
+        cx.set(first_output(n)?, x);
         return Ok(());
     }
     if let Some((axis, outer)) = x.split {
         let y = merge_split(&x, axis, outer, &t)?;
-        cx.set(out(n)?, y);
+        cx.set(first_output(n)?, y);
         return Ok(());
     }
     let y = match t.len() {
@@ -234,7 +217,7 @@ pub fn reshape(cx: &mut Cx, n: &ForeignNode) -> Done {
             show(&t)
         ));
     }
-    cx.set(out(n)?, y);
+    cx.set(first_output(n)?, y);
     Ok(())
 }
 
@@ -308,7 +291,7 @@ pub fn transpose(cx: &mut Cx, n: &ForeignNode) -> Done {
     let mut y = x.clone();
     y.shape = p.iter().map(|&i| x.shape[i]).collect();
     y.perm = p.iter().map(|&i| x.perm[i]).collect();
-    cx.set(out(n)?, y);
+    cx.set(first_output(n)?, y);
     Ok(())
 }
 
@@ -350,7 +333,7 @@ pub fn squeeze(cx: &mut Cx, n: &ForeignNode) -> Done {
             .filter(|a| !drop.contains(a))
             .map(|&a| a - drop.iter().filter(|&&d| d < a).count())
             .collect();
-        cx.set(out(n)?, y);
+        cx.set(first_output(n)?, y);
         return Ok(());
     }
     let kept: Vec<Option<usize>> = (0..r)
@@ -359,7 +342,7 @@ pub fn squeeze(cx: &mut Cx, n: &ForeignNode) -> Done {
         .collect();
     if x.is_plain() && r == 4 && kept.len() == 2 && !drop.contains(&0) && !drop.contains(&1) {
         let y = to_features(cx, &x, "squeezing")?;
-        cx.set(out(n)?, y);
+        cx.set(first_output(n)?, y);
         return Ok(());
     }
     if x.is_plain() && r == 3 && drop == [2] {
@@ -369,7 +352,7 @@ pub fn squeeze(cx: &mut Cx, n: &ForeignNode) -> Done {
             "RnnToFeedForwardPreProcessor",
             &[("rnnDataFormat", json!("NCW"))],
         ));
-        cx.set(out(n)?, y);
+        cx.set(first_output(n)?, y);
         return Ok(());
     }
     Err(format!(
@@ -400,7 +383,7 @@ pub fn unsqueeze(cx: &mut Cx, n: &ForeignNode) -> Done {
     y.shape = shape;
     squeezed.sort_unstable();
     y.squeezed = squeezed;
-    cx.set(out(n)?, y);
+    cx.set(first_output(n)?, y);
     Ok(())
 }
 
@@ -419,6 +402,6 @@ pub fn identity(cx: &mut Cx, n: &ForeignNode) -> Done {
             }
         }
     }
-    cx.set(out(n)?, x);
+    cx.set(first_output(n)?, x);
     Ok(())
 }

@@ -5,49 +5,14 @@
 
 mod common;
 
-use std::ffi::OsStr;
-use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::path::PathBuf;
 
-use common::{dl4j, fixture};
+use common::fixture;
+use common::onnx_build::{convert, convert_frozen as import, text, tract_run, verify, TOLERANCE};
 use ndarray::{ArrayD, Axis, IxDyn};
-use tract_onnx::prelude::*;
 
 const NODE: &str = "onnx/onnx-backend-test-data/node";
 const TORCH: &str = "onnx/onnx-backend-test-data/pytorch-converted";
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn run(args: &[&OsStr]) -> Output {
-    dl4j(args)
-}
-
-/// `dl4j convert model.onnx out.zip [--freeze NAME=input_k.pb ...]`.
-fn import(dir: &Path, out: &Path, freeze: &[(&str, usize)], extra: &[&str]) -> Output {
-    let model = dir.join("model.onnx");
-    let specs: Vec<String> = freeze
-        .iter()
-        .map(|(name, k)| {
-            format!(
-                "{name}={}",
-                dir.join(format!("test_data_set_0/input_{k}.pb")).display()
-            )
-        })
-        .collect();
-    let mut args: Vec<&OsStr> = vec![OsStr::new("convert"), model.as_os_str(), out.as_os_str()];
-    for s in &specs {
-        args.push(OsStr::new("--freeze"));
-        args.push(OsStr::new(s));
-    }
-    args.extend(extra.iter().map(OsStr::new));
-    run(&args)
-}
 
 /// Imports a test folder, exports the DL4J archive back to ONNX and verifies it against the
 /// folder's expected output; `data` are the input indices that stay network inputs.
@@ -64,27 +29,14 @@ fn round_trip(folder: &str, freeze: &[(&str, usize)], data: &[usize]) -> String 
     let layout = archive.layout().unwrap();
     assert!(layout.unknown.is_none(), "{folder}: unknown layers");
     assert_eq!(layout.total, archive.num_params(), "{folder}");
-    let o = run(&[OsStr::new("convert"), zip.as_os_str(), onnx.as_os_str()]);
+    let o = convert(&zip, &onnx, &[]);
     assert!(o.status.success(), "{folder}: export failed:\n{}", text(&o));
     let inputs: Vec<PathBuf> = data
         .iter()
         .map(|k| dir.join(format!("test_data_set_0/input_{k}.pb")))
         .collect();
     let expected = dir.join("test_data_set_0/output_0.pb");
-    let mut args: Vec<&OsStr> = vec![OsStr::new("verify"), onnx.as_os_str()];
-    for i in &inputs {
-        args.push(OsStr::new("--input"));
-        args.push(i.as_os_str());
-    }
-    args.extend([
-        OsStr::new("--expected"),
-        expected.as_os_str(),
-        OsStr::new("--rtol"),
-        OsStr::new("1e-4"),
-        OsStr::new("--atol"),
-        OsStr::new("1e-5"),
-    ]);
-    let o = run(&args);
+    let o = verify(&onnx, &inputs, &[expected], TOLERANCE);
     let t = text(&o);
     assert!(
         o.status.success() && t.contains("OK: all values"),
@@ -221,34 +173,6 @@ fn freeze_names_must_be_graph_inputs() {
     assert!(!zip.exists());
 }
 
-/// Runs an ONNX file with tract on one input; every output in f32.
-fn tract_all(onnx: &Path, x: &ArrayD<f32>) -> Vec<ArrayD<f32>> {
-    let model = tract_onnx::onnx()
-        .model_for_path(onnx)
-        .unwrap()
-        .with_input_fact(0, f32::fact(x.shape()).into())
-        .unwrap()
-        .into_optimized()
-        .unwrap()
-        .into_runnable()
-        .unwrap();
-    let out = model
-        .run(tvec!(Tensor::from(x.clone()).into_tvalue()))
-        .unwrap();
-    out.iter()
-        .map(|t| {
-            let t = t.clone().into_tensor();
-            let v: Vec<f32> = t
-                .to_plain_array_view::<f32>()
-                .unwrap()
-                .iter()
-                .copied()
-                .collect();
-            ArrayD::from_shape_vec(IxDyn(t.shape()), v).unwrap()
-        })
-        .collect()
-}
-
 /// PyTorch 1.12's MNIST CNN from DL4J's own ONNX test resources ends in LogSoftmax over the
 /// batch axis, which DL4J has no layer for: the import fails naming it; `--allow-partial`
 /// writes the rest, whose outputs reproduce the original graph's.
@@ -257,7 +181,7 @@ fn pytorch_mnist_cnn_partial() {
     let model = fixture("onnx/dl4j-test-resources/onnx_graphs/output_cnn_mnist.onnx");
     let tmp = tempfile::tempdir().unwrap();
     let zip = tmp.path().join("mnist.zip");
-    let o = run(&[OsStr::new("convert"), model.as_os_str(), zip.as_os_str()]);
+    let o = convert(&model, &zip, &[]);
     let t = text(&o);
     assert_eq!(o.status.code(), Some(1), "{t}");
     assert!(
@@ -266,17 +190,12 @@ fn pytorch_mnist_cnn_partial() {
     );
     assert!(!zip.exists());
 
-    let o = run(&[
-        OsStr::new("convert"),
-        model.as_os_str(),
-        zip.as_os_str(),
-        OsStr::new("--allow-partial"),
-    ]);
+    let o = convert(&model, &zip, &["--allow-partial"]);
     let t = text(&o);
     assert!(o.status.success(), "{t}");
     assert!(t.contains("stopped at LogSoftmax \"LogSoftmax_15\""), "{t}");
     let back = tmp.path().join("back.onnx");
-    let o = run(&[OsStr::new("convert"), zip.as_os_str(), back.as_os_str()]);
+    let o = convert(&zip, &back, &[]);
     assert!(o.status.success(), "{}", text(&o));
 
     // A deterministic input in [0, 1).
@@ -284,8 +203,10 @@ fn pytorch_mnist_cnn_partial() {
         let k = (ix[0] * 784 + ix[2] * 28 + ix[3]) as u64;
         ((k.wrapping_mul(2_654_435_761) % 1000) as f32) / 1000.0
     });
-    let want = tract_all(&model, &x); // ["22" (log-softmax), "onnx::Gemm_20" (features)]
-    let got = tract_all(&back, &x); // ["onnx::Gemm_20", "output" (Gemm)]
+    // ["22" (log-softmax), "onnx::Gemm_20" (features)]
+    let want = tract_run(&model, std::slice::from_ref(&x), true);
+    // ["onnx::Gemm_20", "output" (Gemm)]
+    let got = tract_run(&back, std::slice::from_ref(&x), true);
     assert_eq!(got.len(), 2);
     assert_eq!(got[0].shape(), want[1].shape());
     let max = |a: &ArrayD<f32>, b: &ArrayD<f32>| {

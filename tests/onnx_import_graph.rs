@@ -9,25 +9,17 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
+use common::onnx_build::{
+    add_opset, attr_i, attr_is, attr_strs, domain_node, floats as f32s, import_bytes, int32s,
+    ints_init as int64s, model_proto, node as default_node, strings, symbolic_value, text,
+    tract_run, write_npy_array as write_npy, TOLERANCE,
+};
 use common::{dl4j, fixture, zip_entries};
 use ndarray::{Array2, ArrayD, Axis, IxDyn};
-use onnx_protobuf::{
-    attribute_proto::AttributeType, tensor_shape_proto, type_proto, AttributeProto, GraphProto,
-    Message, ModelProto, NodeProto, OperatorSetIdProto, TensorProto, TensorShapeProto, TypeProto,
-    ValueInfoProto,
-};
-use tract_onnx::prelude::*;
+use onnx_protobuf::{AttributeProto, Message, NodeProto, TensorProto, ValueInfoProto};
 
 const NODE: &str = "onnx/onnx-backend-test-data/node";
 const LIGHT: &str = "onnx/onnx-backend-test-data/light";
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 fn run(args: &[&OsStr]) -> Output {
     dl4j(args)
@@ -38,27 +30,17 @@ fn ok(o: Output, what: &str) -> Output {
     o
 }
 
-/// `dl4j convert a b`.
+/// `dl4j convert a b`, which must succeed.
 fn convert(from: &Path, to: &Path) -> Output {
     ok(
-        run(&[OsStr::new("convert"), from.as_os_str(), to.as_os_str()]),
+        common::onnx_build::convert(from, to, &[]),
         &format!("convert {} -> {}", from.display(), to.display()),
     )
 }
 
-/// `dl4j verify model --input ... --expected ...`.
+/// `dl4j verify model --input ... --expected ...` with the import tests' tolerances.
 fn verify(model: &Path, inputs: &[PathBuf], expected: &[PathBuf]) -> Output {
-    let mut args: Vec<&OsStr> = vec![OsStr::new("verify"), model.as_os_str()];
-    for i in inputs {
-        args.push(OsStr::new("--input"));
-        args.push(i.as_os_str());
-    }
-    for e in expected {
-        args.push(OsStr::new("--expected"));
-        args.push(e.as_os_str());
-    }
-    args.extend(["--rtol", "1e-4", "--atol", "1e-5"].map(OsStr::new));
-    run(&args)
+    common::onnx_build::verify(model, inputs, expected, TOLERANCE)
 }
 
 fn config(zip: &Path) -> String {
@@ -68,48 +50,6 @@ fn config(zip: &Path) -> String {
         .find(|(n, _)| n == "configuration.json")
         .expect("configuration.json in the archive");
     String::from_utf8(bytes.clone()).unwrap()
-}
-
-/// A `.npy` (format 1.0, little-endian f4, C order).
-fn write_npy(path: &Path, a: &ArrayD<f32>) {
-    let dims: Vec<String> = a.shape().iter().map(|d| d.to_string()).collect();
-    let tuple = if dims.len() == 1 {
-        format!("({},)", dims[0])
-    } else {
-        format!("({})", dims.join(", "))
-    };
-    let mut h = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {tuple}, }}");
-    while !(10 + h.len() + 1).is_multiple_of(64) {
-        h.push(' ');
-    }
-    h.push('\n');
-    let mut b = b"\x93NUMPY\x01\x00".to_vec();
-    b.extend((h.len() as u16).to_le_bytes());
-    b.extend(h.as_bytes());
-    for &v in a.as_standard_layout().iter() {
-        b.extend(v.to_le_bytes());
-    }
-    std::fs::write(path, b).unwrap();
-}
-
-/// Runs an ONNX file with tract.
-fn tract_run(model: &Path, inputs: &[ArrayD<f32>]) -> Vec<ArrayD<f32>> {
-    let plan = tract_onnx::onnx()
-        .model_for_path(model)
-        .unwrap()
-        .into_optimized()
-        .unwrap()
-        .into_runnable()
-        .unwrap();
-    let ins: TVec<TValue> = inputs
-        .iter()
-        .map(|a| Tensor::from(a.clone()).into())
-        .collect();
-    plan.run(ins)
-        .unwrap()
-        .iter()
-        .map(|t| t.to_plain_array_view::<f32>().unwrap().to_owned())
-        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -190,7 +130,7 @@ fn light_squeezenet_round_trips_with_merge_vertices() {
     );
     assert!(o.status.success(), "vs fixture output:\n{}", text(&o));
     // tract running the original file.
-    let want = tract_run(&model, std::slice::from_ref(&x)).remove(0);
+    let want = tract_run(&model, std::slice::from_ref(&x), false).remove(0);
     let want_path = tmp.path().join("want.npy");
     write_npy(&want_path, &want);
     let o = verify(
@@ -211,105 +151,34 @@ fn light_squeezenet_round_trips_with_merge_vertices() {
 // ---------------------------------------------------------------------------------------------
 // Synthetic graphs built with onnx-protobuf.
 
+/// A tensor value whose `None` dims are the symbolic `N`.
 fn value_info(name: &str, elem: i32, dims: &[Option<i64>]) -> ValueInfoProto {
-    let mut shape = TensorShapeProto::new();
-    for d in dims {
-        let mut dim = tensor_shape_proto::Dimension::new();
-        dim.value = Some(match d {
-            Some(v) => tensor_shape_proto::dimension::Value::DimValue(*v),
-            None => tensor_shape_proto::dimension::Value::DimParam("N".into()),
-        });
-        shape.dim.push(dim);
-    }
-    let mut t = type_proto::Tensor::new();
-    t.elem_type = elem;
-    t.shape = Some(shape).into();
-    let mut ty = TypeProto::new();
-    ty.value = Some(type_proto::Value::TensorType(t));
-    let mut v = ValueInfoProto::new();
-    v.name = name.into();
-    v.type_ = Some(ty).into();
-    v
+    symbolic_value(name, dims, elem, "N")
 }
 
+/// A float initializer of f64 values.
 fn floats(name: &str, shape: &[usize], v: &[f64]) -> TensorProto {
-    let mut t = TensorProto::new();
-    t.name = name.into();
-    t.data_type = 1;
-    t.dims = shape.iter().map(|&d| d as i64).collect();
-    t.float_data = v.iter().map(|&x| x as f32).collect();
-    t
+    let dims: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
+    f32s(name, &dims, v.iter().map(|&x| x as f32).collect())
 }
 
-fn int64s(name: &str, v: &[i64]) -> TensorProto {
-    let mut t = TensorProto::new();
-    t.name = name.into();
-    t.data_type = 7;
-    t.dims = vec![v.len() as i64];
-    t.int64_data = v.to_vec();
-    t
-}
-
-fn int32s(name: &str, v: &[i32]) -> TensorProto {
-    let mut t = TensorProto::new();
-    t.name = name.into();
-    t.data_type = 6;
-    t.dims = vec![v.len() as i64];
-    t.int32_data = v.to_vec();
-    t
-}
-
-fn strings(name: &str, v: &[&str]) -> TensorProto {
-    let mut t = TensorProto::new();
-    t.name = name.into();
-    t.data_type = 8;
-    t.dims = vec![v.len() as i64];
-    t.string_data = v.iter().map(|s| s.as_bytes().to_vec()).collect();
-    t
-}
-
-enum A {
-    I(i64),
-    Is(Vec<i64>),
-    Ss(Vec<String>),
-}
-
+/// A node of the default operator set, or of `domain`.
 fn node(
     op: &str,
     domain: &str,
     name: &str,
     ins: &[&str],
     outs: &[&str],
-    attrs: Vec<(&str, A)>,
+    attrs: Vec<AttributeProto>,
 ) -> NodeProto {
-    let mut n = NodeProto::new();
-    n.op_type = op.into();
-    n.domain = domain.into();
-    n.name = name.into();
-    n.input = ins.iter().map(|s| s.to_string()).collect();
-    n.output = outs.iter().map(|s| s.to_string()).collect();
-    for (k, a) in attrs {
-        let mut p = AttributeProto::new();
-        p.name = k.into();
-        match a {
-            A::I(v) => {
-                p.i = v;
-                p.type_ = AttributeType::INT.into();
-            }
-            A::Is(v) => {
-                p.ints = v;
-                p.type_ = AttributeType::INTS.into();
-            }
-            A::Ss(v) => {
-                p.strings = v.iter().map(|s| s.as_bytes().to_vec()).collect();
-                p.type_ = AttributeType::STRINGS.into();
-            }
-        }
-        n.attribute.push(p);
+    if domain.is_empty() {
+        default_node(op, name, ins, outs, attrs)
+    } else {
+        domain_node(domain, op, name, ins, outs, attrs)
     }
-    n
 }
 
+/// An skl2onnx-like model; `ml` > 0 adds the `ai.onnx.ml` operator set at that version.
 fn model(
     nodes: Vec<NodeProto>,
     inits: Vec<TensorProto>,
@@ -318,25 +187,13 @@ fn model(
     opset: i64,
     ml: i64,
 ) -> Vec<u8> {
-    let mut g = GraphProto::new();
-    g.name = "g".into();
-    g.node = nodes;
-    g.initializer = inits;
-    g.input = inputs;
-    g.output = outputs;
-    let mut m = ModelProto::new();
-    m.ir_version = 8;
+    let mut m = model_proto(nodes, inits, inputs, outputs, opset);
     m.producer_name = "skl2onnx".into();
-    let mut o = OperatorSetIdProto::new();
-    o.version = opset;
-    m.opset_import.push(o);
+    m.producer_version.clear();
+    m.graph.as_mut().unwrap().name = "g".into();
     if ml > 0 {
-        let mut o = OperatorSetIdProto::new();
-        o.domain = "ai.onnx.ml".into();
-        o.version = ml;
-        m.opset_import.push(o);
+        add_opset(&mut m, "ai.onnx.ml", ml);
     }
-    m.graph = Some(g).into();
     m.write_to_bytes().unwrap()
 }
 
@@ -380,7 +237,7 @@ fn mlp_classifier(
             "Cast",
             &["X"],
             &["cast_input"],
-            vec![("to", A::I(1))],
+            vec![attr_i("to", 1)],
         ),
         node(
             "MatMul",
@@ -469,7 +326,7 @@ fn mlp_classifier(
             "Concat",
             &["negative_class_proba", "out_activations_result"],
             &["probabilities"],
-            vec![("axis", A::I(1))],
+            vec![attr_i("axis", 1)],
         ));
     } else {
         inits.push(strings("classes", labels));
@@ -488,7 +345,7 @@ fn mlp_classifier(
         "ArgMax",
         &["probabilities"],
         &["argmax_output"],
-        vec![("axis", A::I(1))],
+        vec![attr_i("axis", 1)],
     ));
     let label_elem = if encoder {
         // Index -> label with a LabelEncoder (ai.onnx.ml opset 2) instead of the class table.
@@ -499,11 +356,8 @@ fn mlp_classifier(
             &["argmax_output"],
             &["label"],
             vec![
-                ("keys_int64s", A::Is((0..labels.len() as i64).collect())),
-                (
-                    "values_strings",
-                    A::Ss(labels.iter().map(|s| s.to_string()).collect()),
-                ),
+                attr_is("keys_int64s", &(0..labels.len() as i64).collect::<Vec<_>>()),
+                attr_strs("values_strings", labels),
             ],
         ));
         8
@@ -552,7 +406,7 @@ fn classic_label(nodes: &mut Vec<NodeProto>, binary: bool) -> i32 {
             "Cast1",
             &["reshaped_result"],
             &["label"],
-            vec![("to", A::I(7))],
+            vec![attr_i("to", 7)],
         ));
         7
     } else {
@@ -697,8 +551,8 @@ fn residual_block() -> Vec<u8> {
     let b1 = values(c, 2);
     let w2 = values(c * c * 9, 3);
     let b2 = values(c, 4);
-    let pads = || ("pads", A::Is(vec![1, 1, 1, 1]));
-    let k = || ("kernel_shape", A::Is(vec![3, 3]));
+    let pads = || attr_is("pads", &[1, 1, 1, 1]);
+    let k = || attr_is("kernel_shape", &[3, 3]);
     let nodes = vec![
         node(
             "Conv",
@@ -780,7 +634,7 @@ fn residual_block_round_trips_against_tract() {
         values(200, 9).iter().map(|&v| v as f32).collect(),
     )
     .unwrap();
-    let want = tract_run(&onnx, std::slice::from_ref(&x));
+    let want = tract_run(&onnx, std::slice::from_ref(&x), false);
     let x_path = tmp.path().join("x.npy");
     write_npy(&x_path, &x);
     let outs: Vec<PathBuf> = want
@@ -799,7 +653,7 @@ fn residual_block_round_trips_against_tract() {
 }
 
 /// A one-node graph over inputs `a` [2, 3] and `b` (shape `b_dims`) that must be refused.
-fn refused(op: &str, b_dims: &[Option<i64>], attrs: Vec<(&str, A)>, want: &str) {
+fn refused(op: &str, b_dims: &[Option<i64>], attrs: Vec<AttributeProto>, want: &str) {
     let bytes = model(
         vec![node(op, "", "n", &["a", "b"], &["y"], attrs)],
         vec![],
@@ -811,11 +665,7 @@ fn refused(op: &str, b_dims: &[Option<i64>], attrs: Vec<(&str, A)>, want: &str) 
         13,
         0,
     );
-    let tmp = tempfile::tempdir().unwrap();
-    let onnx = tmp.path().join("m.onnx");
-    std::fs::write(&onnx, bytes).unwrap();
-    let zip = tmp.path().join("m.zip");
-    let o = run(&[OsStr::new("convert"), onnx.as_os_str(), zip.as_os_str()]);
+    let (_tmp, _, zip, o) = import_bytes(&bytes, &[]);
     assert!(!o.status.success(), "{op} was accepted");
     assert!(text(&o).contains(want), "{op}: {}", text(&o));
     assert!(!zip.exists());
@@ -826,7 +676,7 @@ fn unrepresentable_vertices_are_refused_with_reasons() {
     refused(
         "Concat",
         &[Some(2), Some(3)],
-        vec![("axis", A::I(0))],
+        vec![attr_i("axis", 0)],
         "joins along axis 1",
     );
     refused("Div", &[Some(2), Some(3)], vec![], "no divide");

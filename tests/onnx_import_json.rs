@@ -15,13 +15,13 @@ mod common;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use common::onnx_build::{
+    attr_f, attr_i, attr_is, attr_s, floats, ints_init as init_i64, model_proto,
+    node as named_node, symbolic_value,
+};
 use dl4j::plugin::ReadOptions;
 use dl4j::Archive;
-use onnx_protobuf::{
-    attribute_proto::AttributeType, tensor_shape_proto, type_proto, AttributeProto, GraphProto,
-    ModelProto, NodeProto, OperatorSetIdProto, TensorProto, TensorShapeProto, TypeProto,
-    ValueInfoProto,
-};
+use onnx_protobuf::{AttributeProto, NodeProto, TensorProto, ValueInfoProto};
 use protobuf::Message;
 use serde_json::Value;
 
@@ -161,47 +161,20 @@ fn assert_keys(what: &str, got: &Value, want: &BTreeSet<String>) {
 
 const OPSET: i64 = 13;
 
+/// A float tensor value; negative dims are the symbolic `N`.
 fn value_info(name: &str, dims: &[i64]) -> ValueInfoProto {
-    let mut shape = TensorShapeProto::new();
-    for &d in dims {
-        let mut dim = tensor_shape_proto::Dimension::new();
-        dim.value = Some(if d < 0 {
-            tensor_shape_proto::dimension::Value::DimParam("N".into())
-        } else {
-            tensor_shape_proto::dimension::Value::DimValue(d)
-        });
-        shape.dim.push(dim);
-    }
-    let mut tensor = type_proto::Tensor::new();
-    tensor.elem_type = 1; // FLOAT
-    tensor.shape = Some(shape).into();
-    let mut ty = TypeProto::new();
-    ty.value = Some(type_proto::Value::TensorType(tensor));
-    let mut v = ValueInfoProto::new();
-    v.name = name.into();
-    v.type_ = Some(ty).into();
-    v
+    let dims: Vec<Option<i64>> = dims.iter().map(|&d| (d >= 0).then_some(d)).collect();
+    symbolic_value(name, &dims, 1, "N")
 }
 
 /// A float initializer with distinct values (so misplaced parameters would show).
 fn init(name: &str, dims: &[i64]) -> TensorProto {
     let n: i64 = dims.iter().product();
-    let mut t = TensorProto::new();
-    t.name = name.into();
-    t.data_type = 1;
-    t.dims = dims.to_vec();
-    t.float_data = (0..n).map(|i| 0.5 + (i as f32) * 0.01).collect();
-    t
-}
-
-/// Batch-norm variances must be positive; `init` already is.
-fn init_i64(name: &str, values: &[i64]) -> TensorProto {
-    let mut t = TensorProto::new();
-    t.name = name.into();
-    t.data_type = 7; // INT64
-    t.dims = vec![values.len() as i64];
-    t.int64_data = values.to_vec();
-    t
+    floats(
+        name,
+        dims,
+        (0..n).map(|i| 0.5 + (i as f32) * 0.01).collect(),
+    )
 }
 
 enum A {
@@ -211,37 +184,20 @@ enum A {
     S(&'static str),
 }
 
-fn node(op: &str, inputs: &[&str], outputs: &[&str], attrs: Vec<(&str, A)>) -> NodeProto {
-    let mut n = NodeProto::new();
-    n.op_type = op.into();
-    n.name = format!("{}_{}", op.to_ascii_lowercase(), outputs[0]);
-    n.input = inputs.iter().map(|s| s.to_string()).collect();
-    n.output = outputs.iter().map(|s| s.to_string()).collect();
-    for (name, a) in attrs {
-        let mut p = AttributeProto::new();
-        p.name = name.into();
-        let ty = match a {
-            A::I(v) => {
-                p.i = v;
-                AttributeType::INT
-            }
-            A::Is(v) => {
-                p.ints = v;
-                AttributeType::INTS
-            }
-            A::F(v) => {
-                p.f = v;
-                AttributeType::FLOAT
-            }
-            A::S(v) => {
-                p.s = v.as_bytes().to_vec();
-                AttributeType::STRING
-            }
-        };
-        p.type_ = ty.into();
-        n.attribute.push(p);
+fn attr(name: &str, a: A) -> AttributeProto {
+    match a {
+        A::I(v) => attr_i(name, v),
+        A::Is(v) => attr_is(name, &v),
+        A::F(v) => attr_f(name, v),
+        A::S(v) => attr_s(name, v),
     }
-    n
+}
+
+/// A node named `<op>_<first output>`.
+fn node(op: &str, inputs: &[&str], outputs: &[&str], attrs: Vec<(&str, A)>) -> NodeProto {
+    let name = format!("{}_{}", op.to_ascii_lowercase(), outputs[0]);
+    let attrs = attrs.into_iter().map(|(k, a)| attr(k, a)).collect();
+    named_node(op, &name, inputs, outputs, attrs)
 }
 
 struct Model {
@@ -278,19 +234,11 @@ impl Model {
     }
 
     fn bytes(self) -> Vec<u8> {
-        let mut g = GraphProto::new();
-        g.name = "onnx_import_json".into();
-        g.node = self.nodes;
-        g.input = self.inputs;
-        g.output = self.outputs;
-        g.initializer = self.inits;
-        let mut m = ModelProto::new();
+        let mut m = model_proto(self.nodes, self.inits, self.inputs, self.outputs, OPSET);
+        m.graph.as_mut().unwrap().name = "onnx_import_json".into();
         m.ir_version = 7;
         m.producer_name = "onnx_import_json test".into();
-        let mut op = OperatorSetIdProto::new();
-        op.version = OPSET;
-        m.opset_import.push(op);
-        m.graph = Some(g).into();
+        m.producer_version.clear();
         m.write_to_bytes().expect("encode ONNX")
     }
 }

@@ -4,16 +4,8 @@
 
 mod common;
 
-use std::ffi::OsStr;
-
 use common::onnx_build::*;
-use ndarray::{ArrayD, IxDyn};
 use onnx_protobuf::{NodeProto, TensorProto};
-
-fn input(shape: &[usize], seed: u64) -> ArrayD<f32> {
-    let n = shape.iter().product();
-    ArrayD::from_shape_vec(IxDyn(shape), values(n, seed)).unwrap()
-}
 
 fn dims(s: &[usize]) -> Vec<Option<i64>> {
     s.iter().map(|&d| Some(d as i64)).collect()
@@ -24,30 +16,13 @@ fn chain(nodes: Vec<NodeProto>, inits: Vec<TensorProto>, x: &[usize], y: &[usize
     model(nodes, inits, value("x", &dims(x)), value("y", &dims(y)))
 }
 
-/// The short class names of an imported MultiLayerNetwork's layers.
-fn classes(a: &dl4j::Archive) -> Vec<String> {
-    a.config.value()["confs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            let k = c["layer"]["@class"].as_str().unwrap();
-            k.rsplit('.').next().unwrap().to_string()
-        })
-        .collect()
-}
-
 fn layer(a: &dl4j::Archive, i: usize) -> serde_json::Value {
     a.config.value()["confs"][i]["layer"].clone()
 }
 
 /// Import must fail naming `why`, writing nothing.
 fn refused(bytes: &[u8], why: &str) {
-    let tmp = tempfile::tempdir().unwrap();
-    let src = tmp.path().join("m.onnx");
-    std::fs::write(&src, bytes).unwrap();
-    let zip = tmp.path().join("m.zip");
-    let o = common::dl4j(&[OsStr::new("convert"), src.as_os_str(), zip.as_os_str()]);
+    let (_tmp, _, zip, o) = import_bytes(bytes, &[]);
     let t = text(&o);
     assert_eq!(o.status.code(), Some(1), "{t}");
     assert!(t.contains(why), "{t}");
@@ -85,7 +60,7 @@ fn depthwise_convolution() {
         &[2, 6, 7, 7],
     );
     let (a, _) = round_trip(&bytes, &input(&[2, 3, 7, 7], 3), &[]);
-    assert_eq!(classes(&a), ["DepthwiseConvolution2D"]);
+    assert_eq!(layer_classes(&a), ["DepthwiseConvolution2D"]);
     assert_eq!(layer(&a, 0)["depthMultiplier"], 2);
     // Any other grouping has no DL4J layer.
     let n = conv(
@@ -114,7 +89,7 @@ fn convolution_padding_splits() {
         Some("b"),
         vec![
             attr_is("kernel_shape", &[4, 4]),
-            node_str("auto_pad", "SAME_UPPER"),
+            attr_s("auto_pad", "SAME_UPPER"),
         ],
     );
     let bytes = chain(
@@ -133,7 +108,7 @@ fn convolution_padding_splits() {
         None,
         vec![
             attr_is("kernel_shape", &[4, 4]),
-            node_str("auto_pad", "SAME_LOWER"),
+            attr_s("auto_pad", "SAME_LOWER"),
         ],
     );
     let bytes = chain(
@@ -143,7 +118,7 @@ fn convolution_padding_splits() {
         &[1, 2, 6, 5],
     );
     let (a, _) = round_trip(&bytes, &input(&[1, 1, 6, 5], 8), &[]);
-    assert_eq!(classes(&a), ["ZeroPaddingLayer", "ConvolutionLayer"]);
+    assert_eq!(layer_classes(&a), ["ZeroPaddingLayer", "ConvolutionLayer"]);
     assert_eq!(layer(&a, 0)["padding"], serde_json::json!([2, 1, 2, 1]));
     assert_eq!(layer(&a, 1)["convolutionMode"], "Truncate");
     assert_eq!(layer(&a, 1)["hasBias"], false);
@@ -168,14 +143,6 @@ fn convolution_padding_splits() {
     assert_eq!(layer(&a, 0)["padding"], serde_json::json!([0, 2, 1, 0]));
 }
 
-fn node_str(name: &str, v: &str) -> onnx_protobuf::AttributeProto {
-    let mut a = onnx_protobuf::AttributeProto::new();
-    a.name = name.into();
-    a.type_ = onnx_protobuf::attribute_proto::AttributeType::STRING.into();
-    a.s = v.as_bytes().to_vec();
-    a
-}
-
 #[test]
 fn transposed_convolution() {
     let n = node(
@@ -196,7 +163,7 @@ fn transposed_convolution() {
         &[1, 2, 7, 7],
     );
     let (a, _) = round_trip(&bytes, &input(&[1, 3, 4, 4], 14), &[]);
-    assert_eq!(classes(&a), ["Deconvolution2D"]);
+    assert_eq!(layer_classes(&a), ["Deconvolution2D"]);
     let n = node(
         "ConvTranspose",
         "up",
@@ -239,7 +206,7 @@ fn lrn_and_pad() {
         &input(&[2, 5, 3, 3], 15).mapv(|v| v * 4.0),
         &[],
     );
-    assert_eq!(classes(&a), ["LocalResponseNormalization"]);
+    assert_eq!(layer_classes(&a), ["LocalResponseNormalization"]);
     assert!((layer(&a, 0)["alpha"].as_f64().unwrap() - 0.1).abs() < 1e-7);
     let even = node("LRN", "lrn", &["x"], &["y"], vec![attr_i("size", 4)]);
     refused(
@@ -264,7 +231,7 @@ fn lrn_and_pad() {
         "pad",
         &["x", "pads"],
         &["y"],
-        vec![node_str("mode", "reflect")],
+        vec![attr_s("mode", "reflect")],
     );
     refused(
         &chain(
@@ -294,21 +261,17 @@ fn activations_fold_or_stand_alone() {
         node("PRelu", "prelu", &["r", "slope"], &["p"], vec![]),
         node("HardSigmoid", "hs", &["p"], &["y"], vec![]),
     ];
-    let mut lo = init("lo", &[], 0);
-    lo.float_data = vec![0.0];
-    let mut hi = init("hi", &[], 0);
-    hi.float_data = vec![6.0];
     let inits = vec![
         init("w", &[3, 2, 1, 1], 17),
         init("b", &[3], 18),
-        lo,
-        hi,
+        floats("lo", &[], vec![0.0]),
+        floats("hi", &[], vec![6.0]),
         init("slope", &[3, 1, 1], 19),
     ];
     let x = input(&[2, 2, 4, 4], 20).mapv(|v| v * 20.0);
     let (a, _) = round_trip(&chain(nodes, inits, &[2, 2, 4, 4], &[2, 3, 4, 4]), &x, &[]);
     assert_eq!(
-        classes(&a),
+        layer_classes(&a),
         ["ConvolutionLayer", "PReLULayer", "ActivationLayer"]
     );
     assert!(layer(&a, 0)["activationFn"]["@class"]
@@ -404,11 +367,7 @@ fn double_precision_model_stays_double() {
         typed_value("x", &[None, Some(3)], 11),
         typed_value("y", &[None, Some(4)], 11),
     );
-    let tmp = tempfile::tempdir().unwrap();
-    let src = tmp.path().join("d.onnx");
-    std::fs::write(&src, &bytes).unwrap();
-    let zip = tmp.path().join("d.zip");
-    let o = common::dl4j(&[OsStr::new("convert"), src.as_os_str(), zip.as_os_str()]);
+    let (_tmp, _, zip, o) = import_bytes(&bytes, &[]);
     assert!(o.status.success(), "{}", text(&o));
     let (a, _) = dl4j::open(&zip, None).unwrap();
     assert_eq!(a.dtype(), dl4j::DType::F64);
@@ -437,11 +396,8 @@ fn double_precision_model_stays_double() {
 /// network takes the same input as the ONNX model and no transpose is left.
 #[test]
 fn keras_channels_last_cnn() {
-    let mut perm_in = attr_i("perm", 0);
-    perm_in.type_ = onnx_protobuf::attribute_proto::AttributeType::INTS.into();
-    perm_in.ints = vec![0, 3, 1, 2];
-    let mut perm_out = perm_in.clone();
-    perm_out.ints = vec![0, 2, 3, 1];
+    let perm_in = attr_is("perm", &[0, 3, 1, 2]);
+    let perm_out = attr_is("perm", &[0, 2, 3, 1]);
     let nodes = vec![
         node("Transpose", "to_nchw", &["x"], &["t"], vec![perm_in]),
         node(
@@ -451,7 +407,7 @@ fn keras_channels_last_cnn() {
             &["c"],
             vec![
                 attr_is("kernel_shape", &[3, 3]),
-                node_str("auto_pad", "SAME_UPPER"),
+                attr_s("auto_pad", "SAME_UPPER"),
             ],
         ),
         node("Relu", "relu", &["c"], &["r"], vec![]),
@@ -505,7 +461,7 @@ fn keras_channels_last_cnn() {
     );
     let (a, t) = round_trip(&bytes, &input(&[2, 8, 8, 3], 49), &[]);
     assert_eq!(
-        classes(&a),
+        layer_classes(&a),
         [
             "ConvolutionLayer",
             "SubsamplingLayer",

@@ -6,25 +6,12 @@
 
 mod common;
 
-use std::ffi::OsStr;
 use std::path::Path;
 
-use common::{dl4j, fixtures};
+use common::fixtures;
+use common::onnx_build::*;
 use ndarray::{s, Array1, Array2, Array3, ArrayD, Axis, IxDyn};
-use onnx_protobuf::{
-    attribute_proto::AttributeType, tensor_shape_proto, type_proto, AttributeProto, GraphProto,
-    Message, ModelProto, NodeProto, OperatorSetIdProto, TensorProto, TensorShapeProto, TypeProto,
-    ValueInfoProto,
-};
-use tract_onnx::prelude::*;
-
-fn text(o: &std::process::Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use onnx_protobuf::{Message, NodeProto, TensorProto};
 
 // ---- ONNX node test fixtures ------------------------------------------------------------------
 
@@ -36,71 +23,47 @@ fn node_dir(name: &str) -> std::path::PathBuf {
     d
 }
 
+/// `--freeze` pairs for a node test whose inputs 1, 2, ... are the weights `frozen`.
+fn frozen_inputs<'a>(frozen: &[&'a str]) -> Vec<(&'a str, usize)> {
+    frozen
+        .iter()
+        .enumerate()
+        .map(|(k, &w)| (w, k + 1))
+        .collect()
+}
+
 /// Imports a node test with its weights frozen, exports it back; returns the ONNX path.
 fn import_node_test(name: &str, frozen: &[&str], dir: &Path) -> std::path::PathBuf {
     let d = node_dir(name);
     let zip = dir.join(format!("{name}.zip"));
-    let mut args: Vec<std::ffi::OsString> = vec![
-        "convert".into(),
-        d.join("model.onnx").into(),
-        zip.clone().into(),
-    ];
-    for (k, w) in frozen.iter().enumerate() {
-        args.push("--freeze".into());
-        let file = d.join(format!("test_data_set_0/input_{}.pb", k + 1));
-        args.push(format!("{w}={}", file.display()).into());
-    }
-    let refs: Vec<&OsStr> = args.iter().map(|a| a.as_os_str()).collect();
-    let o = dl4j(&refs);
+    let o = convert_frozen(&d, &zip, &frozen_inputs(frozen), &[]);
     assert!(o.status.success(), "{name}: import: {}", text(&o));
     let back = dir.join(format!("{name}.onnx"));
-    let o = dl4j(&[OsStr::new("convert"), zip.as_os_str(), back.as_os_str()]);
+    let o = convert(&zip, &back, &[]);
     assert!(o.status.success(), "{name}: export: {}", text(&o));
     back
 }
 
-fn verify(model: &Path, input: &Path, expected: &Path) -> std::process::Output {
-    dl4j(&[
-        OsStr::new("verify"),
-        model.as_os_str(),
-        OsStr::new("--input"),
-        input.as_os_str(),
-        OsStr::new("--expected"),
-        expected.as_os_str(),
-        OsStr::new("--rtol"),
-        OsStr::new("1e-4"),
-        OsStr::new("--atol"),
-        OsStr::new("1e-5"),
-    ])
-}
-
-/// `dl4j verify ZIP --onnx-layout`: the imported DL4J model (exported to ONNX in memory) on the
-/// ONNX test data as it is, reordered into DL4J's layout as the import recorded.
-fn verify_onnx_layout(zip: &Path, input: &Path, expected: &Path) -> std::process::Output {
-    dl4j(&[
-        OsStr::new("verify"),
-        zip.as_os_str(),
-        OsStr::new("--input"),
-        input.as_os_str(),
-        OsStr::new("--expected"),
-        expected.as_os_str(),
-        OsStr::new("--onnx-layout"),
-    ])
+/// `dl4j verify` of the exported model, and (`--onnx-layout`) of the imported DL4J model
+/// (exported to ONNX in memory) on the ONNX test data as it is, reordered into DL4J's layout as
+/// the import recorded. Returns the messages of the second.
+fn verify_both(name: &str, back: &Path, input: &Path, dir: &Path) -> String {
+    let d = node_dir(name).join("test_data_set_0");
+    let expected = [d.join("output_0.pb")];
+    let o = verify(back, &[input], &expected, TOLERANCE);
+    assert!(o.status.success(), "{name}: verify: {}", text(&o));
+    let zip = dir.join(format!("{name}.zip"));
+    let o = verify(&zip, &[d.join("input_0.pb")], &expected, &["--onnx-layout"]);
+    let t = text(&o);
+    assert!(o.status.success(), "{name}: verify --onnx-layout: {t}");
+    t
 }
 
 fn node_test(name: &str, frozen: &[&str]) {
     let tmp = tempfile::tempdir().unwrap();
     let back = import_node_test(name, frozen, tmp.path());
     let d = node_dir(name).join("test_data_set_0");
-    let o = verify(&back, &d.join("input_0.pb"), &d.join("output_0.pb"));
-    assert!(o.status.success(), "{name}: verify: {}", text(&o));
-    let zip = tmp.path().join(format!("{name}.zip"));
-    let o = verify_onnx_layout(&zip, &d.join("input_0.pb"), &d.join("output_0.pb"));
-    assert!(
-        o.status.success(),
-        "{name}: verify --onnx-layout: {}",
-        text(&o)
-    );
+    verify_both(name, &back, &d.join("input_0.pb"), tmp.path());
 }
 
 #[test]
@@ -127,13 +90,8 @@ fn node_lstm_with_initial_bias() {
     assert_eq!(x.shape(), &[1, 3, 3]);
     let ncw = x.permuted_axes(IxDyn(&[1, 2, 0]));
     let npy = tmp.path().join("x.npy");
-    write_npy(&npy, ncw.shape(), &ncw.iter().copied().collect::<Vec<_>>());
-    let o = verify(&back, &npy, &d.join("output_0.pb"));
-    assert!(o.status.success(), "{name}: verify: {}", text(&o));
-    let zip = tmp.path().join(format!("{name}.zip"));
-    let o = verify_onnx_layout(&zip, &d.join("input_0.pb"), &d.join("output_0.pb"));
-    let t = text(&o);
-    assert!(o.status.success(), "{name}: verify --onnx-layout: {t}");
+    write_npy(&npy, ncw.shape(), ncw.iter().copied());
+    let t = verify_both(name, &back, &npy, tmp.path());
     assert!(t.contains("[1, 3, 3] reordered to DL4J's [3, 3, 1]"), "{t}");
 }
 
@@ -142,18 +100,7 @@ fn node_gru_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let d = node_dir("test_gru_defaults");
     let out = tmp.path().join("gru.zip");
-    let mut args: Vec<std::ffi::OsString> = vec![
-        "convert".into(),
-        d.join("model.onnx").into(),
-        out.clone().into(),
-    ];
-    for (k, w) in ["W", "R"].iter().enumerate() {
-        args.push("--freeze".into());
-        let file = d.join(format!("test_data_set_0/input_{}.pb", k + 1));
-        args.push(format!("{w}={}", file.display()).into());
-    }
-    let refs: Vec<&OsStr> = args.iter().map(|a| a.as_os_str()).collect();
-    let o = dl4j(&refs);
+    let o = convert_frozen(&d, &out, &frozen_inputs(&["W", "R"]), &[]);
     assert!(!o.status.success());
     assert!(!out.exists());
     assert!(text(&o).contains("GRU"), "{}", text(&o));
@@ -174,179 +121,30 @@ fn read_pb(path: &Path) -> ArrayD<f32> {
     ArrayD::from_shape_vec(IxDyn(&shape), v).unwrap()
 }
 
-/// A `.npy` (format 1.0, little-endian f4, C order).
-fn write_npy(path: &Path, shape: &[usize], values: &[f32]) {
-    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-    let tuple = if shape.len() == 1 {
-        format!("({},)", dims[0])
-    } else {
-        format!("({})", dims.join(", "))
-    };
-    let mut h = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {tuple}, }}");
-    while !(10 + h.len() + 1).is_multiple_of(64) {
-        h.push(' ');
-    }
-    h.push('\n');
-    let mut b = b"\x93NUMPY\x01\x00".to_vec();
-    b.extend((h.len() as u16).to_le_bytes());
-    b.extend(h.as_bytes());
-    for v in values {
-        b.extend(v.to_le_bytes());
-    }
-    std::fs::write(path, b).unwrap();
-}
-
 // ---- graphs built here -------------------------------------------------------------------------
 
-/// Deterministic values in [-scale, scale).
-fn values(n: usize, seed: u64, scale: f32) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
-    (0..n)
-        .map(|_| {
-            s = s
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            (((s >> 33) as f32 / (1u64 << 31) as f32) - 0.5) * 2.0 * scale
-        })
-        .collect()
+/// A named constant with random values in [-0.7, 0.7), and the same values as f64.
+fn init(name: &str, dims: &[usize], seed: u64) -> Param {
+    param(name, dims, seed, 0.7)
 }
 
-/// A named constant with random values, and the same values as f64.
-struct Init {
-    proto: TensorProto,
-    value: ArrayD<f64>,
-}
-
-fn init(name: &str, dims: &[usize], seed: u64) -> Init {
-    let v = values(dims.iter().product(), seed, 0.7);
-    let mut t = TensorProto::new();
-    t.name = name.into();
-    t.data_type = 1;
-    t.dims = dims.iter().map(|&d| d as i64).collect();
-    t.float_data = v.clone();
-    Init {
-        proto: t,
-        value: ArrayD::from_shape_vec(IxDyn(dims), v.iter().map(|&x| x as f64).collect()).unwrap(),
-    }
-}
-
-fn ints_init(name: &str, v: &[i64], scalar: bool) -> TensorProto {
-    let mut t = TensorProto::new();
-    t.name = name.into();
-    t.data_type = 7;
-    t.dims = if scalar { vec![] } else { vec![v.len() as i64] };
-    t.int64_data = v.to_vec();
-    t
-}
-
-fn attr_i(name: &str, v: i64) -> AttributeProto {
-    let mut a = AttributeProto::new();
-    a.name = name.into();
-    a.type_ = AttributeType::INT.into();
-    a.i = v;
-    a
-}
-
-fn attr_strs(name: &str, v: &[&str]) -> AttributeProto {
-    let mut a = AttributeProto::new();
-    a.name = name.into();
-    a.type_ = AttributeType::STRINGS.into();
-    a.strings = v.iter().map(|s| s.as_bytes().to_vec()).collect();
-    a
-}
-
-fn node(op: &str, inputs: &[&str], outputs: &[&str], attrs: Vec<AttributeProto>) -> NodeProto {
-    let mut n = NodeProto::new();
-    n.op_type = op.into();
-    n.name = format!("/{}", outputs[0]);
-    n.input = inputs.iter().map(|s| s.to_string()).collect();
-    n.output = outputs.iter().map(|s| s.to_string()).collect();
-    n.attribute = attrs;
-    n
-}
-
-/// A float tensor value; `None` dims are the symbolic `batch_size`.
-fn value(name: &str, dims: &[Option<i64>]) -> ValueInfoProto {
-    let mut shape = TensorShapeProto::new();
-    for d in dims {
-        let mut dim = tensor_shape_proto::Dimension::new();
-        dim.value = Some(match d {
-            Some(v) => tensor_shape_proto::dimension::Value::DimValue(*v),
-            None => tensor_shape_proto::dimension::Value::DimParam("batch_size".into()),
-        });
-        shape.dim.push(dim);
-    }
-    let mut t = type_proto::Tensor::new();
-    t.elem_type = 1;
-    t.shape = Some(shape).into();
-    let mut ty = TypeProto::new();
-    ty.value = Some(type_proto::Value::TensorType(t));
-    let mut v = ValueInfoProto::new();
-    v.name = name.into();
-    v.type_ = Some(ty).into();
-    v
-}
-
-fn model(
+/// A PyTorch-like model at opset 14 with one input and one output.
+fn model14(
     nodes: Vec<NodeProto>,
     inits: Vec<TensorProto>,
-    input: ValueInfoProto,
-    output: ValueInfoProto,
+    input: onnx_protobuf::ValueInfoProto,
+    output: onnx_protobuf::ValueInfoProto,
 ) -> Vec<u8> {
-    let mut g = GraphProto::new();
-    g.name = "main_graph".into();
-    g.node = nodes;
-    g.initializer = inits;
-    g.input.push(input);
-    g.output.push(output);
-    let mut m = ModelProto::new();
-    m.ir_version = 8;
-    m.producer_name = "pytorch".into();
-    m.producer_version = "2.1.0".into();
-    let mut op = OperatorSetIdProto::new();
-    op.version = 14;
-    m.opset_import.push(op);
-    m.graph = Some(g).into();
-    m.write_to_bytes().unwrap()
-}
-
-fn tract(onnx: &[u8], x: &ArrayD<f64>) -> ArrayD<f64> {
-    let x32 = x.mapv(|v| v as f32);
-    let m = tract_onnx::onnx()
-        .model_for_read(&mut &onnx[..])
-        .unwrap()
-        .with_input_fact(0, f32::fact(x.shape()).into())
-        .unwrap()
-        .into_optimized()
-        .unwrap()
-        .into_runnable()
-        .unwrap();
-    let out = m.run(tvec!(Tensor::from(x32).into_tvalue())).unwrap();
-    let t = out[0].clone().into_tensor();
-    let v: Vec<f64> = t
-        .to_plain_array_view::<f32>()
-        .unwrap()
-        .iter()
-        .map(|&v| v as f64)
-        .collect();
-    ArrayD::from_shape_vec(IxDyn(t.shape()), v).unwrap()
+    model_with(nodes, inits, vec![input], vec![output], 14)
 }
 
 /// Imports `bytes`, exports the archive back to ONNX and runs it on `x_dl4j` (DL4J's axis order).
 /// Returns the output, the DL4J configuration and the import's messages.
-fn round_trip(bytes: &[u8], x_dl4j: &ArrayD<f64>) -> (ArrayD<f64>, serde_json::Value, String) {
-    let tmp = tempfile::tempdir().unwrap();
-    let src = tmp.path().join("torch.onnx");
-    std::fs::write(&src, bytes).unwrap();
-    let zip = tmp.path().join("model.zip");
-    let o = dl4j(&[OsStr::new("convert"), src.as_os_str(), zip.as_os_str()]);
-    assert!(o.status.success(), "import: {}", text(&o));
-    let back = tmp.path().join("back.onnx");
-    let o2 = dl4j(&[OsStr::new("convert"), zip.as_os_str(), back.as_os_str()]);
-    assert!(o2.status.success(), "export: {}", text(&o2));
-    let got = tract(&std::fs::read(&back).unwrap(), x_dl4j);
+fn import_run(bytes: &[u8], x_dl4j: &ArrayD<f64>) -> (ArrayD<f64>, serde_json::Value, String) {
+    let (_tmp, _, zip, back, messages) = import_export(bytes, &[]);
+    let got = tract_f64(&std::fs::read(&back).unwrap(), x_dl4j);
     let (archive, _) = dl4j::open(&zip, None).unwrap();
-    (got, archive.config.value().clone(), text(&o))
+    (got, archive.config.value().clone(), messages)
 }
 
 /// Every layer class of the configuration (MultiLayerNetwork or ComputationGraph), and the
@@ -503,7 +301,7 @@ fn last(y: &Array3<f64>) -> Array2<f64> {
 }
 
 fn data(shape: &[usize], seed: u64) -> ArrayD<f64> {
-    let v = values(shape.iter().product(), seed, 1.5);
+    let v = scaled_values(shape.iter().product(), seed, 1.5);
     ArrayD::from_shape_vec(IxDyn(shape), v.iter().map(|&x| x as f64).collect()).unwrap()
 }
 
@@ -519,14 +317,14 @@ fn torch_lstm_last_hidden_linear() {
     let fw = init("fc.weight", &[k, h], 14);
     let fb = init("fc.bias", &[k], 15);
     let nodes = vec![
-        node(
+        out_node(
             "LSTM",
             &["input", "onnx::LSTM_w", "onnx::LSTM_r", "onnx::LSTM_b", ""],
             &["lstm_y", "lstm_h", "lstm_c"],
             vec![attr_i("hidden_size", h as i64)],
         ),
-        node("Squeeze", &["lstm_h", "axes0"], &["h_sq"], vec![]),
-        node(
+        out_node("Squeeze", &["lstm_h", "axes0"], &["h_sq"], vec![]),
+        out_node(
             "Gemm",
             &["h_sq", "fc.weight", "fc.bias"],
             &["output"],
@@ -539,9 +337,9 @@ fn torch_lstm_last_hidden_linear() {
         b.proto.clone(),
         fw.proto.clone(),
         fb.proto.clone(),
-        ints_init("axes0", &[0], false),
+        ints_init("axes0", &[0]),
     ];
-    let bytes = model(
+    let bytes = model14(
         nodes,
         inits,
         value("input", &[Some(t as i64), None, Some(f as i64)]),
@@ -549,7 +347,7 @@ fn torch_lstm_last_hidden_linear() {
     );
     let x = data(&[t, n, f], 21);
     let x3 = x.clone().into_dimensionality::<ndarray::Ix3>().unwrap();
-    let (got, config, _) = round_trip(&bytes, &x.clone().permuted_axes(IxDyn(&[1, 2, 0])));
+    let (got, config, _) = import_run(&bytes, &x.clone().permuted_axes(IxDyn(&[1, 2, 0])));
     let cls = classes(&config);
     assert!(cls.contains(&"LastTimeStep".to_string()), "{cls:?}");
     assert!(cls.contains(&"LSTM".to_string()), "{cls:?}");
@@ -560,7 +358,7 @@ fn torch_lstm_last_hidden_linear() {
     let want = linear(&last(&y), &fw.value, &fb.value).into_dyn();
     assert_close(&got, &want, "LSTM -> Y_h -> Gemm");
     // tract on the original graph agrees too.
-    assert_close(&tract(&bytes, &x), &want, "original graph in tract");
+    assert_close(&tract_f64(&bytes, &x), &want, "original graph in tract");
     // Swapped forget / output gates, or the biases not summed, would be caught.
     let wrong_w = swap_blocks(&wm, [0, 2, 1, 3]);
     let wrong_r = swap_blocks(&rm, [0, 2, 1, 3]);
@@ -595,21 +393,21 @@ fn stacked_lstm_with_peepholes() {
     let fw = init("fc.weight", &[k, h2], 38);
     let fb = init("fc.bias", &[k], 39);
     let nodes = vec![
-        node(
+        out_node(
             "LSTM",
             &["input", "w1", "r1", "b1"],
             &["y1", "h1", "c1"],
             vec![attr_i("hidden_size", h1 as i64)],
         ),
-        node("Squeeze", &["y1", "axes1"], &["y1_sq"], vec![]),
-        node(
+        out_node("Squeeze", &["y1", "axes1"], &["y1_sq"], vec![]),
+        out_node(
             "LSTM",
             &["y1_sq", "w2", "r2", "b2", "", "", "", "p2"],
             &["", "h2"],
             vec![attr_i("hidden_size", h2 as i64)],
         ),
-        node("Squeeze", &["h2", "axes0"], &["h2_sq"], vec![]),
-        node(
+        out_node("Squeeze", &["h2", "axes0"], &["h2_sq"], vec![]),
+        out_node(
             "Gemm",
             &["h2_sq", "fc.weight", "fc.bias"],
             &["output"],
@@ -626,10 +424,10 @@ fn stacked_lstm_with_peepholes() {
         p2.proto.clone(),
         fw.proto.clone(),
         fb.proto.clone(),
-        ints_init("axes0", &[0], false),
-        ints_init("axes1", &[1], false),
+        ints_init("axes0", &[0]),
+        ints_init("axes1", &[1]),
     ];
-    let bytes = model(
+    let bytes = model14(
         nodes,
         inits,
         value("input", &[Some(t as i64), None, Some(f as i64)]),
@@ -637,7 +435,7 @@ fn stacked_lstm_with_peepholes() {
     );
     let x = data(&[t, n, f], 41);
     let x3 = x.clone().into_dimensionality::<ndarray::Ix3>().unwrap();
-    let (got, config, _) = round_trip(&bytes, &x.clone().permuted_axes(IxDyn(&[1, 2, 0])));
+    let (got, config, _) = import_run(&bytes, &x.clone().permuted_axes(IxDyn(&[1, 2, 0])));
     let cls = classes(&config);
     assert!(cls.contains(&"GravesLSTM".to_string()), "{cls:?}");
     let y1 = onnx_lstm(
@@ -675,7 +473,7 @@ fn batch_first_relu_rnn_gather_last_step() {
     let fw = init("fc.weight", &[k, h], 54);
     let fb = init("fc.bias", &[k], 55);
     let nodes = vec![
-        node(
+        out_node(
             "RNN",
             &["input", "w", "r", "b"],
             &["y", "y_h"],
@@ -685,14 +483,14 @@ fn batch_first_relu_rnn_gather_last_step() {
                 attr_strs("activations", &["Relu"]),
             ],
         ),
-        node("Squeeze", &["y", "axes2"], &["y_sq"], vec![]),
-        node(
+        out_node("Squeeze", &["y", "axes2"], &["y_sq"], vec![]),
+        out_node(
             "Gather",
             &["y_sq", "minus1"],
             &["y_last"],
             vec![attr_i("axis", 1)],
         ),
-        node(
+        out_node(
             "Gemm",
             &["y_last", "fc.weight", "fc.bias"],
             &["output"],
@@ -705,17 +503,17 @@ fn batch_first_relu_rnn_gather_last_step() {
         b.proto.clone(),
         fw.proto.clone(),
         fb.proto.clone(),
-        ints_init("axes2", &[2], false),
-        ints_init("minus1", &[-1], true),
+        ints_init("axes2", &[2]),
+        int_scalar("minus1", -1),
     ];
-    let bytes = model(
+    let bytes = model14(
         nodes,
         inits,
         value("input", &[None, Some(t as i64), Some(f as i64)]),
         value("output", &[None, Some(k as i64)]),
     );
     let x = data(&[n, t, f], 61);
-    let (got, config, _) = round_trip(&bytes, &x.clone().permuted_axes(IxDyn(&[0, 2, 1])));
+    let (got, config, _) = import_run(&bytes, &x.clone().permuted_axes(IxDyn(&[0, 2, 1])));
     let cls = classes(&config);
     assert!(cls.contains(&"LastTimeStep".to_string()), "{cls:?}");
     assert!(cls.contains(&"SimpleRnn".to_string()), "{cls:?}");
@@ -758,44 +556,41 @@ fn lstm_sequence_and_last_state_both_used() {
     let fc = init("fc", &[k, h], 77);
     let fcb = init("fcb", &[k], 78);
     let nodes = vec![
-        node(
+        out_node(
             "LSTM",
             &["input", "w1", "r1"],
             &["y1", "h1"],
             vec![attr_i("hidden_size", h as i64)],
         ),
-        node("Squeeze", &["h1", "axes0"], &["h1_sq"], vec![]),
-        node(
+        out_node("Squeeze", &["h1", "axes0"], &["h1_sq"], vec![]),
+        out_node(
             "Gemm",
             &["h1_sq", "fa", "fab"],
             &["head_a"],
             vec![attr_i("transB", 1)],
         ),
-        node("Squeeze", &["y1", "axes1"], &["y1_sq"], vec![]),
-        node(
+        out_node("Squeeze", &["y1", "axes1"], &["y1_sq"], vec![]),
+        out_node(
             "LSTM",
             &["y1_sq", "w2", "r2"],
             &["", "h2"],
             vec![attr_i("hidden_size", h as i64)],
         ),
-        node("Squeeze", &["h2", "axes0"], &["h2_sq"], vec![]),
-        node(
+        out_node("Squeeze", &["h2", "axes0"], &["h2_sq"], vec![]),
+        out_node(
             "Gemm",
             &["h2_sq", "fc", "fcb"],
             &["head_b"],
             vec![attr_i("transB", 1)],
         ),
-        node("Add", &["head_a", "head_b"], &["output"], vec![]),
+        out_node("Add", &["head_a", "head_b"], &["output"], vec![]),
     ];
     let inits = [&w1, &r1, &w2, &r2, &fa, &fab, &fc, &fcb]
         .iter()
         .map(|i| i.proto.clone())
-        .chain([
-            ints_init("axes0", &[0], false),
-            ints_init("axes1", &[1], false),
-        ])
+        .chain([ints_init("axes0", &[0]), ints_init("axes1", &[1])])
         .collect();
-    let bytes = model(
+    let bytes = model14(
         nodes,
         inits,
         value("input", &[Some(t as i64), None, Some(f as i64)]),
@@ -803,7 +598,7 @@ fn lstm_sequence_and_last_state_both_used() {
     );
     let x = data(&[t, n, f], 81);
     let x3 = x.clone().into_dimensionality::<ndarray::Ix3>().unwrap();
-    let (got, config, _) = round_trip(&bytes, &x.clone().permuted_axes(IxDyn(&[1, 2, 0])));
+    let (got, config, _) = import_run(&bytes, &x.clone().permuted_axes(IxDyn(&[1, 2, 0])));
     let cls = classes(&config);
     assert!(cls.contains(&"LastTimeStepVertex".to_string()), "{cls:?}");
     let y1 = onnx_lstm(&x3, &mat(&w1.value, 0), &mat(&r1.value, 0), None, None);
@@ -812,7 +607,7 @@ fn lstm_sequence_and_last_state_both_used() {
         + linear(&last(&y2), &fc.value, &fcb.value))
     .into_dyn();
     assert_close(&got, &want, "Y and Y_h both used");
-    assert_close(&tract(&bytes, &x), &want, "original graph in tract");
+    assert_close(&tract_f64(&bytes, &x), &want, "original graph in tract");
 }
 
 /// What DL4J cannot express is refused with the reason.
@@ -826,12 +621,17 @@ fn unsupported_recurrent_nodes_are_refused() {
     let h0 = init("h0", &[1, 2, h], 95);
     let cases: Vec<(Vec<NodeProto>, Vec<TensorProto>, &str)> = vec![
         (
-            vec![node("LSTM", &["input", "w", "r"], &["", "", "c"], vec![])],
+            vec![out_node(
+                "LSTM",
+                &["input", "w", "r"],
+                &["", "", "c"],
+                vec![],
+            )],
             vec![w.proto.clone(), r.proto.clone()],
             "Y_c",
         ),
         (
-            vec![node(
+            vec![out_node(
                 "LSTM",
                 &["input", "w", "r", "", "", "h0"],
                 &["", "c"],
@@ -841,23 +641,17 @@ fn unsupported_recurrent_nodes_are_refused() {
             "initial_h",
         ),
         (
-            vec![node(
+            vec![out_node(
                 "LSTM",
                 &["input", "w2", "r2"],
                 &["", "c"],
-                vec![{
-                    let mut a = AttributeProto::new();
-                    a.name = "direction".into();
-                    a.type_ = AttributeType::STRING.into();
-                    a.s = b"reverse".to_vec();
-                    a
-                }],
+                vec![attr_s("direction", "reverse")],
             )],
             vec![w2.proto.clone(), r2.proto.clone()],
             "reverse",
         ),
         (
-            vec![node(
+            vec![out_node(
                 "LSTM",
                 &["input", "w", "r"],
                 &["", "c"],
@@ -868,17 +662,13 @@ fn unsupported_recurrent_nodes_are_refused() {
         ),
     ];
     for (nodes, inits, why) in cases {
-        let bytes = model(
+        let bytes = model14(
             nodes,
             inits,
             value("input", &[Some(t as i64), None, Some(f as i64)]),
             value("c", &[Some(1), None, Some(h as i64)]),
         );
-        let tmp = tempfile::tempdir().unwrap();
-        let src = tmp.path().join("m.onnx");
-        std::fs::write(&src, bytes).unwrap();
-        let out = tmp.path().join("m.zip");
-        let o = dl4j(&[OsStr::new("convert"), src.as_os_str(), out.as_os_str()]);
+        let (_tmp, _, out, o) = import_bytes(&bytes, &[]);
         assert!(!o.status.success(), "{why}: {}", text(&o));
         assert!(!out.exists());
         assert!(text(&o).contains(why), "{why}: {}", text(&o));
@@ -896,29 +686,24 @@ fn torch_bidirectional_lstm_last_step() {
     let b = init("b", &[2, 8 * h], 73);
     let fw = init("fc.weight", &[k, 2 * h], 74);
     let fb = init("fc.bias", &[k], 75);
-    let mut bidir = attr_strs("direction", &["bidirectional"]);
-    bidir.type_ = AttributeType::STRING.into();
-    bidir.s = b"bidirectional".to_vec();
-    bidir.strings.clear();
-    let mut perm = attr_i("perm", 0);
-    perm.type_ = AttributeType::INTS.into();
-    perm.ints = vec![0, 2, 1, 3];
+    let bidir = attr_s("direction", "bidirectional");
+    let perm = attr_is("perm", &[0, 2, 1, 3]);
     let nodes = vec![
-        node(
+        out_node(
             "LSTM",
             &["input", "w", "r", "b"],
             &["y", "y_h", "y_c"],
             vec![attr_i("hidden_size", h as i64), bidir],
         ),
-        node("Transpose", &["y"], &["yt"], vec![perm]),
-        node("Reshape", &["yt", "shape"], &["seq"], vec![]),
-        node(
+        out_node("Transpose", &["y"], &["yt"], vec![perm]),
+        out_node("Reshape", &["yt", "shape"], &["seq"], vec![]),
+        out_node(
             "Gather",
             &["seq", "last"],
             &["last_step"],
             vec![attr_i("axis", 0)],
         ),
-        node(
+        out_node(
             "Gemm",
             &["last_step", "fc.weight", "fc.bias"],
             &["output"],
@@ -931,10 +716,10 @@ fn torch_bidirectional_lstm_last_step() {
         b.proto.clone(),
         fw.proto.clone(),
         fb.proto.clone(),
-        ints_init("shape", &[0, 0, -1], false),
-        ints_init("last", &[-1], true),
+        ints_init("shape", &[0, 0, -1]),
+        int_scalar("last", -1),
     ];
-    let bytes = model(
+    let bytes = model14(
         nodes,
         inits,
         value("input", &[Some(t as i64), None, Some(f as i64)]),
@@ -942,7 +727,7 @@ fn torch_bidirectional_lstm_last_step() {
     );
     let x = data(&[t, n, f], 76);
     let x3 = x.clone().into_dimensionality::<ndarray::Ix3>().unwrap();
-    let (got, config, _) = round_trip(&bytes, &x.clone().permuted_axes(IxDyn(&[1, 2, 0])));
+    let (got, config, _) = import_run(&bytes, &x.clone().permuted_axes(IxDyn(&[1, 2, 0])));
     let cls = classes(&config);
     for c in ["LastTimeStep", "Bidirectional", "LSTM"] {
         assert!(cls.contains(&c.to_string()), "{cls:?}");
@@ -972,7 +757,7 @@ fn torch_bidirectional_lstm_last_step() {
         .assign(&bwd.index_axis(Axis(0), 0));
     let want = linear(&feat, &fw.value, &fb.value).into_dyn();
     assert_close(&got, &want, "bidirectional LSTM last step");
-    assert_close(&tract(&bytes, &x), &want, "original graph in tract");
+    assert_close(&tract_f64(&bytes, &x), &want, "original graph in tract");
     // Directions swapped in the concatenation would be caught.
     let mut swapped = Array2::<f64>::zeros((n, 2 * h));
     swapped

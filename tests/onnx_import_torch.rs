@@ -7,31 +7,7 @@
 mod common;
 
 use common::onnx_build::*;
-use ndarray::{ArrayD, IxDyn};
 use onnx_protobuf::{NodeProto, TensorProto};
-
-fn layer_classes(a: &dl4j::Archive) -> Vec<String> {
-    let v = a.config.value();
-    v["confs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            c["layer"]["@class"]
-                .as_str()
-                .unwrap()
-                .rsplit('.')
-                .next()
-                .unwrap()
-                .to_string()
-        })
-        .collect()
-}
-
-fn input(shape: &[usize], seed: u64) -> ArrayD<f32> {
-    let n = shape.iter().product();
-    ArrayD::from_shape_vec(IxDyn(shape), values(n, seed)).unwrap()
-}
 
 #[test]
 fn linear_relu_linear() {
@@ -181,9 +157,11 @@ fn cnn_nodes(view_flatten: bool) -> (Vec<NodeProto>, Vec<TensorProto>) {
                 vec![],
             ),
         ]);
-        let mut zero = ints_init("zero", &[0]);
-        zero.dims = vec![];
-        inits.extend([zero, ints_init("axes0", &[0]), ints_init("minus1", &[-1])]);
+        inits.extend([
+            int_scalar("zero", 0),
+            ints_init("axes0", &[0]),
+            ints_init("minus1", &[-1]),
+        ]);
     } else {
         nodes.push(node(
             "Flatten",

@@ -3,11 +3,11 @@
 
 mod common;
 
-use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use common::{dl4j, fixture};
+use common::fixture;
+use common::onnx_build::{text, verify, write_npy};
 
 /// `<fixtures>/onnx/onnx-backend-test-data/node/<test>`.
 fn node(test: &str) -> PathBuf {
@@ -23,28 +23,6 @@ fn data(test: &str, file: &str) -> PathBuf {
     let p = node(test).join("test_data_set_0").join(file);
     assert!(p.exists(), "fixture missing: {}", p.display());
     p
-}
-
-fn verify(model: &Path, inputs: &[PathBuf], expected: &[PathBuf], extra: &[&str]) -> Output {
-    let mut args: Vec<&OsStr> = vec![OsStr::new("verify"), model.as_os_str()];
-    for i in inputs {
-        args.push(OsStr::new("--input"));
-        args.push(i.as_os_str());
-    }
-    for e in expected {
-        args.push(OsStr::new("--expected"));
-        args.push(e.as_os_str());
-    }
-    args.extend(extra.iter().map(OsStr::new));
-    dl4j(&args)
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 /// Every figure printed after `label` (one per output block).
@@ -63,26 +41,10 @@ fn pb(path: &Path) -> (Vec<usize>, Vec<f64>) {
     (t.shape().to_vec(), t.to_f64_vec())
 }
 
-/// A `.npy` (format 1.0, little-endian f4, C order).
-fn write_npy(path: &Path, shape: &[usize], values: &[f64]) {
-    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-    let tuple = if shape.len() == 1 {
-        format!("({},)", dims[0])
-    } else {
-        format!("({})", dims.join(", "))
-    };
-    let mut h = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {tuple}, }}");
-    while !(10 + h.len() + 1).is_multiple_of(64) {
-        h.push(' ');
-    }
-    h.push('\n');
-    let mut b = b"\x93NUMPY\x01\x00".to_vec();
-    b.extend((h.len() as u16).to_le_bytes());
-    b.extend(h.as_bytes());
-    for &v in values {
-        b.extend((v as f32).to_le_bytes());
-    }
-    std::fs::write(path, b).unwrap();
+/// `dl4j verify` of node test `test` on its own `inputs` and `expected` data files.
+fn verify_node(test: &str, inputs: &[&str], expected: &[&str]) -> Output {
+    let files = |names: &[&str]| -> Vec<PathBuf> { names.iter().map(|f| data(test, f)).collect() };
+    verify(&model(test), &files(inputs), &files(expected), &[])
 }
 
 fn assert_passes(o: &Output) {
@@ -96,12 +58,7 @@ fn assert_passes(o: &Output) {
 
 #[test]
 fn relu_one_pb_input() {
-    let o = verify(
-        &model("test_relu"),
-        &[data("test_relu", "input_0.pb")],
-        &[data("test_relu", "output_0.pb")],
-        &[],
-    );
+    let o = verify_node("test_relu", &["input_0.pb"], &["output_0.pb"]);
     assert_passes(&o);
     let t = text(&o);
     assert!(t.contains("output 0 \"y\""), "{t}");
@@ -110,15 +67,7 @@ fn relu_one_pb_input() {
 
 #[test]
 fn add_two_pb_inputs() {
-    let o = verify(
-        &model("test_add"),
-        &[
-            data("test_add", "input_0.pb"),
-            data("test_add", "input_1.pb"),
-        ],
-        &[data("test_add", "output_0.pb")],
-        &[],
-    );
+    let o = verify_node("test_add", &["input_0.pb", "input_1.pb"], &["output_0.pb"]);
     assert_passes(&o);
     assert!(!text(&o).contains("note:"), "{}", text(&o));
 }
@@ -126,15 +75,7 @@ fn add_two_pb_inputs() {
 #[test]
 fn add_with_swapped_inputs_notes_the_names() {
     // Add commutes, so the result still matches; the names in the .pb files do not.
-    let o = verify(
-        &model("test_add"),
-        &[
-            data("test_add", "input_1.pb"),
-            data("test_add", "input_0.pb"),
-        ],
-        &[data("test_add", "output_0.pb")],
-        &[],
-    );
+    let o = verify_node("test_add", &["input_1.pb", "input_0.pb"], &["output_0.pb"]);
     assert_passes(&o);
     let t = text(&o);
     assert!(
@@ -146,15 +87,10 @@ fn add_with_swapped_inputs_notes_the_names() {
 #[test]
 fn gemm_three_pb_inputs() {
     let t = "test_gemm_default_vector_bias";
-    let o = verify(
-        &model(t),
-        &[
-            data(t, "input_0.pb"),
-            data(t, "input_1.pb"),
-            data(t, "input_2.pb"),
-        ],
-        &[data(t, "output_0.pb")],
-        &[],
+    let o = verify_node(
+        t,
+        &["input_0.pb", "input_1.pb", "input_2.pb"],
+        &["output_0.pb"],
     );
     assert_passes(&o);
 }
@@ -176,12 +112,7 @@ fn wrong_expected_pb_fails_with_exit_1() {
 
 #[test]
 fn input_count_mismatch_is_exit_2() {
-    let o = verify(
-        &model("test_add"),
-        &[data("test_add", "input_0.pb")],
-        &[data("test_add", "output_0.pb")],
-        &[],
-    );
+    let o = verify_node("test_add", &["input_0.pb"], &["output_0.pb"]);
     let t = text(&o);
     assert_eq!(o.status.code(), Some(2), "{t}");
     assert!(
@@ -190,26 +121,14 @@ fn input_count_mismatch_is_exit_2() {
     );
     assert!(!t.contains("panicked"), "{t}");
     // Too many inputs, and too many expected arrays, as well.
-    let o = verify(
-        &model("test_relu"),
-        &[
-            data("test_relu", "input_0.pb"),
-            data("test_relu", "input_0.pb"),
-        ],
-        &[data("test_relu", "output_0.pb")],
-        &[],
-    );
+    let o = verify_node("test_relu", &["input_0.pb", "input_0.pb"], &["output_0.pb"]);
     let t = text(&o);
     assert_eq!(o.status.code(), Some(2), "{t}");
     assert!(t.contains("1 input (\"x\")"), "{t}");
-    let o = verify(
-        &model("test_relu"),
-        &[data("test_relu", "input_0.pb")],
-        &[
-            data("test_relu", "output_0.pb"),
-            data("test_relu", "output_0.pb"),
-        ],
-        &[],
+    let o = verify_node(
+        "test_relu",
+        &["input_0.pb"],
+        &["output_0.pb", "output_0.pb"],
     );
     let t = text(&o);
     assert_eq!(o.status.code(), Some(2), "{t}");
@@ -250,9 +169,9 @@ fn size_1_dimensions_are_reshaped_with_a_note() {
     );
     // Rank 4 against the model's declared [3, 4, 5], and an expected array of another rank.
     let x4 = dir.path().join("x.npy");
-    write_npy(&x4, &[1, 3, 4, 5], &x);
+    write_npy(&x4, &[1, 3, 4, 5], x.iter().map(|&v| v as f32));
     let y4 = dir.path().join("y.npy");
-    write_npy(&y4, &[3, 1, 4, 5, 1], &y);
+    write_npy(&y4, &[3, 1, 4, 5, 1], y.iter().map(|&v| v as f32));
     let o = verify(
         &model("test_relu"),
         std::slice::from_ref(&x4),
@@ -291,7 +210,7 @@ fn other_shape_differences_stay_errors() {
     let (_, y) = pb(&data("test_relu", "output_0.pb"));
     // Same values, other non-1 dimensions: not a size-1 difference.
     let x2 = dir.path().join("x.npy");
-    write_npy(&x2, &[12, 5], &x);
+    write_npy(&x2, &[12, 5], x.iter().map(|&v| v as f32));
     let o = verify(
         &model("test_relu"),
         &[x2],
@@ -303,7 +222,7 @@ fn other_shape_differences_stay_errors() {
     assert!(t.contains("[12, 5]") && t.contains("[3, 4, 5]"), "{t}");
     assert!(t.contains("x.npy"), "{t}");
     let y2 = dir.path().join("y.npy");
-    write_npy(&y2, &[60], &y);
+    write_npy(&y2, &[60], y.iter().map(|&v| v as f32));
     let o = verify(
         &model("test_relu"),
         &[data("test_relu", "input_0.pb")],

@@ -479,3 +479,47 @@ fn keras_channels_last_cnn() {
         "the input keeps its layout: {t}"
     );
 }
+
+/// An activation is folded into the layer before it only when nothing else reads that layer's
+/// output, through any view of it: here the convolution's output is also a graph output (via
+/// an `Identity`), so the Relu must stay a layer of its own.
+#[test]
+fn activation_not_folded_into_a_shared_output() {
+    let nodes = vec![
+        node(
+            "Conv",
+            "c",
+            &["x", "w", "b"],
+            &["c"],
+            vec![attr_is("kernel_shape", &[1, 1])],
+        ),
+        node("Identity", "i1", &["c"], &["i1"], vec![]),
+        node("Relu", "relu", &["i1"], &["y1"], vec![]),
+        node("Identity", "i2", &["c"], &["y2"], vec![]),
+    ];
+    let bytes = model_with(
+        nodes,
+        vec![init("w", &[3, 2, 1, 1], 61), init("b", &[3], 62)],
+        vec![value("x", &[None, Some(2), Some(3), Some(3)])],
+        vec![
+            value("y1", &[None, Some(3), Some(3), Some(3)]),
+            value("y2", &[None, Some(3), Some(3), Some(3)]),
+        ],
+        17,
+    );
+    let (_tmp, src, _zip, back, t) = import_export(&bytes, &[]);
+    let x = input(&[2, 2, 3, 3], 63).mapv(|v| v * 4.0);
+    let want = tract_run(&src, &[x.clone()], true);
+    let got = tract_run(&back, &[x], true);
+    assert_eq!(got.len(), 2, "{t}");
+    for (g, w) in got.iter().zip(&want) {
+        let d = g
+            .iter()
+            .zip(w.iter())
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(d < 1e-5, "{d}");
+    }
+    // The two outputs differ (the Relu clips negative values), so a folded Relu would show.
+    assert!(want[0].iter().zip(want[1].iter()).any(|(a, b)| a != b));
+}

@@ -102,8 +102,9 @@ impl Cx {
         self.graph_outputs.contains(name)
     }
 
-    /// The layer producing `sym` if a following op may still change it: it exists, its
-    /// output is read only by that op and is not a graph output.
+    /// The layer producing `sym` if a following op may still change it: it exists, and its
+    /// output, in every ONNX view of it, is read only along the chain to that op and is not a
+    /// graph output.
     pub fn private_layer(&mut self, onnx_name: &str, sym: &Sym) -> Option<&mut Layer> {
         // Elementwise follow-ups (activations, per-channel bias) do not care how the DL4J
         // array's axes relate to ONNX's, only that no preprocessor sits in between.
@@ -115,6 +116,17 @@ impl Cx {
             return None;
         }
         if self.net.consumers(&sym.src) != 0 {
+            return None;
+        }
+        // Every ONNX view of the layer's output (Transpose, Squeeze, ...) must be read exactly
+        // once, so the views form one chain ending in the op: a change cannot leak elsewhere.
+        let shared = self
+            .net
+            .syms
+            .iter()
+            .filter(|(_, s)| s.src == sym.src)
+            .any(|(k, _)| self.uses(k) != 1 || self.is_output(k));
+        if shared {
             return None;
         }
         match &mut self.net.vertex_mut(&sym.src)?.body {

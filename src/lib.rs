@@ -12,6 +12,7 @@
 
 pub mod files;
 pub mod inspect;
+pub mod plugins;
 
 pub use dl4j_core::*;
 pub use dl4j_native;

@@ -16,6 +16,12 @@ mod cli;
     about = "Read, write and convert Deeplearning4j model archives"
 )]
 struct Cli {
+    /// Load format plugins from this shared library (repeatable). Also loaded: the libraries in
+    /// DL4J_PLUGIN_PATH (`:`-separated files and folders) and in $XDG_DATA_HOME/dl4j/plugins
+    /// (default ~/.local/share/dl4j/plugins). A --plugin that fails to load is an error; a
+    /// broken library found in a folder is skipped with a warning.
+    #[arg(long = "plugin", value_name = "PATH", global = true)]
+    plugins: Vec<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -80,7 +86,8 @@ enum Command {
         #[arg(long)]
         from: Option<String>,
     },
-    /// List the registered formats and what each reads and writes.
+    /// List the formats, built-in and loaded from plugins: what each reads and writes, its
+    /// extensions and where it comes from.
     Plugins,
     /// Run a model with tract on input arrays and compare its outputs with expected arrays.
     ///
@@ -272,28 +279,76 @@ fn run(cli: Cli) -> dl4j::Result<()> {
         Command::Objects { command } => cli::objects::run(command),
         Command::Normalizer { command } => cli::normalizer::run(command),
         Command::Plugins => {
-            println!(
-                "{:<12}{:<7}{:<7}{:<14}description",
-                "format", "read", "write", "extensions"
-            );
-            for f in dl4j::formats() {
-                let yes = |b: bool| if b { "yes" } else { "no" };
-                println!(
-                    "{:<12}{:<7}{:<7}{:<14}{}",
-                    f.id,
-                    yes(f.reader.is_some()),
-                    yes(f.writer.is_some()),
-                    f.extensions.join(","),
-                    f.description
-                );
-            }
+            print_plugins();
             Ok(())
+        }
+    }
+}
+
+/// `dl4j plugins`: one row per format; loaded formats get a second line with their plugin,
+/// library and magic bytes.
+fn print_plugins() {
+    println!(
+        "{:<12}{:<7}{:<7}{:<14}{:<10}description",
+        "format", "read", "write", "extensions", "origin"
+    );
+    for f in dl4j::formats() {
+        let yes = |b: bool| if b { "yes" } else { "no" };
+        let loaded = dl4j::plugins::loaded_format(f.id);
+        println!(
+            "{:<12}{:<7}{:<7}{:<14}{:<10}{}",
+            f.id,
+            yes(f.reader.is_some()),
+            yes(f.writer.is_some()),
+            f.extensions.join(","),
+            if loaded.is_some() {
+                "plugin"
+            } else {
+                "built-in"
+            },
+            f.description
+        );
+        if let Some(l) = loaded {
+            let magic: Vec<String> = l
+                .magic
+                .iter()
+                .map(|m| format!("\"{}\" at {}", m.bytes.escape_ascii(), m.offset))
+                .collect();
+            let magic = if magic.is_empty() {
+                "none".to_string()
+            } else {
+                magic.join(", ")
+            };
+            println!(
+                "{:<12}from {} {} ({}); magic: {magic}",
+                "",
+                l.plugin,
+                l.version,
+                l.path.display()
+            );
         }
     }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    match dl4j::plugins::load_all(&cli.plugins) {
+        Ok(warnings) => {
+            for w in warnings {
+                eprintln!("dl4j: warning: {w}");
+            }
+        }
+        Err(e) => {
+            eprintln!("dl4j: error: {e}");
+            // `verify` keeps its own contract: 1 means "outputs differ", 2 unusable input.
+            let code = if matches!(cli.command, Command::Verify { .. }) {
+                2
+            } else {
+                1
+            };
+            return ExitCode::from(code);
+        }
+    }
     if let Command::Verify {
         model,
         input,

@@ -509,7 +509,7 @@ fn activation_not_folded_into_a_shared_output() {
     );
     let (_tmp, src, _zip, back, t) = import_export(&bytes, &[]);
     let x = input(&[2, 2, 3, 3], 63).mapv(|v| v * 4.0);
-    let want = tract_run(&src, &[x.clone()], true);
+    let want = tract_run(&src, std::slice::from_ref(&x), true);
     let got = tract_run(&back, &[x], true);
     assert_eq!(got.len(), 2, "{t}");
     for (g, w) in got.iter().zip(&want) {

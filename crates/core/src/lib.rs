@@ -30,7 +30,7 @@ pub use error::{Error, Result, ResultExt};
 pub use layout::{ParamEntry, ParamLayout};
 pub use nd4j::{Encoding, Nd4jArray};
 pub use normalizer::Normalizer;
-pub use plugin::{Format, ReadOptions, Reader, WriteOptions, Writer};
+pub use plugin::{Format, FormatOrigin, ReadOptions, Reader, WriteOptions, Writer};
 pub use tensor::{DType, Order, Tensor, TensorData};
 pub use updater::UpdaterLayout;
 

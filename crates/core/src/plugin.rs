@@ -1,9 +1,12 @@
-//! Format plugins: tiny `Reader` / `Writer` traits and a registry filled through `inventory`.
+//! Format plugins: tiny `Reader` / `Writer` traits and a registry of the built-in formats
+//! (filled through `inventory`) plus formats registered at run time ([`register`]: plugins
+//! loaded from shared libraries).
 //!
-//! Detection looks at magic bytes first and falls back to the file extension.
+//! Detection looks at magic bytes first and falls back to the file extension; see [`detect`].
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::RwLock;
 
 use crate::archive::Archive;
 use crate::error::{Error, Result};
@@ -17,6 +20,13 @@ pub trait Reader: Sync {
     /// of foreign models have some; lossless readers have none).
     fn read_noted(&self, bytes: &[u8], options: &ReadOptions) -> Result<(Archive, Vec<String>)> {
         Ok((self.read(bytes, options)?, Vec::new()))
+    }
+
+    /// Does this content look like the format? `None` (the default) defers to the
+    /// [`Format::detect`] function; readers that need state to decide (formats loaded from
+    /// plugins, which ask their library) answer here instead.
+    fn detect(&self, _bytes: &[u8]) -> Option<bool> {
+        None
     }
 }
 
@@ -61,7 +71,8 @@ pub struct Format {
     pub description: &'static str,
     /// Lower-case extensions without the dot.
     pub extensions: &'static [&'static str],
-    /// Does this content look like the format (magic bytes)?
+    /// Does this content look like the format (magic bytes)? A reader's own
+    /// [`Reader::detect`] answer, when it gives one, takes precedence.
     pub detect: fn(&[u8]) -> bool,
     pub reader: Option<&'static dyn Reader>,
     pub writer: Option<&'static dyn Writer>,
@@ -80,9 +91,91 @@ impl std::fmt::Debug for Format {
     }
 }
 
-/// All registered formats, sorted by id.
+/// Where a format comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FormatOrigin {
+    /// Compiled into this program.
+    BuiltIn,
+    /// Loaded at run time from a plugin library.
+    Plugin {
+        /// The shared library the format was loaded from.
+        path: PathBuf,
+        /// The plugin's name and version, as it reports them.
+        name: String,
+        version: String,
+    },
+}
+
+impl std::fmt::Display for FormatOrigin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FormatOrigin::BuiltIn => f.write_str("built-in"),
+            FormatOrigin::Plugin {
+                path,
+                name,
+                version,
+            } => write!(f, "plugin {name} {version} ({})", path.display()),
+        }
+    }
+}
+
+/// Formats registered at run time, in registration order.
+static REGISTERED: RwLock<Vec<(&'static Format, FormatOrigin)>> = RwLock::new(Vec::new());
+
+fn registered() -> std::sync::RwLockReadGuard<'static, Vec<(&'static Format, FormatOrigin)>> {
+    // A panic while the lock was held cannot leave the list half-updated (push is the only
+    // write), so a poisoned lock is still good to read.
+    REGISTERED.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn built_ins() -> impl Iterator<Item = &'static Format> {
+    inventory::iter::<Format>.into_iter()
+}
+
+/// Adds a format at run time (one a plugin library provides). Refused when its id is already
+/// taken by a built-in format or an earlier registration; the error names both origins.
+pub fn register(format: &'static Format, origin: FormatOrigin) -> Result<()> {
+    register_all(&[format], origin)
+}
+
+/// Adds all formats of one plugin, or none of them: refused when any id is already taken (by a
+/// built-in format, an earlier registration, or twice within `formats`).
+pub fn register_all(formats: &[&'static Format], origin: FormatOrigin) -> Result<()> {
+    let mut list = REGISTERED.write().unwrap_or_else(|e| e.into_inner());
+    for (i, format) in formats.iter().enumerate() {
+        let clash = if built_ins().any(|f| f.id == format.id) {
+            Some("a built-in format".to_string())
+        } else if let Some((_, o)) = list.iter().find(|(f, _)| f.id == format.id) {
+            Some(o.to_string())
+        } else if formats[..i].iter().any(|f| f.id == format.id) {
+            Some("another format of the same plugin".to_string())
+        } else {
+            None
+        };
+        if let Some(existing) = clash {
+            return Err(Error::Format(format!(
+                "format id {:?} of {origin} clashes with {existing}",
+                format.id
+            )));
+        }
+    }
+    list.extend(formats.iter().map(|f| (*f, origin.clone())));
+    Ok(())
+}
+
+/// Where a registered format comes from (`BuiltIn` for anything not registered at run time).
+pub fn origin(format: &Format) -> FormatOrigin {
+    registered()
+        .iter()
+        .find(|(f, _)| std::ptr::eq(*f, format))
+        .map(|(_, o)| o.clone())
+        .unwrap_or(FormatOrigin::BuiltIn)
+}
+
+/// All formats, built-in and registered at run time, sorted by id.
 pub fn formats() -> Vec<&'static Format> {
-    let mut v: Vec<&'static Format> = inventory::iter::<Format>.into_iter().collect();
+    let mut v: Vec<&'static Format> = built_ins().collect();
+    v.extend(registered().iter().map(|(f, _)| *f));
     v.sort_by_key(|f| f.id);
     v
 }
@@ -103,16 +196,35 @@ fn extension(path: &Path) -> Option<String> {
         .map(str::to_ascii_lowercase)
 }
 
-/// The format of existing content: magic bytes first, then the extension.
+/// Whether `bytes` look like `format`: its reader's own answer, else its `detect` function.
+pub fn looks_like(format: &Format, bytes: &[u8]) -> bool {
+    format
+        .reader
+        .and_then(|r| r.detect(bytes))
+        .unwrap_or_else(|| (format.detect)(bytes))
+}
+
+/// The format of existing content: magic bytes first, then the extension. When several formats
+/// recognise the bytes (a NumPy .npz and a DL4J model are both zips), one whose extension the
+/// path has wins; otherwise the first by id.
 pub fn detect(bytes: &[u8], path: &Path) -> Result<&'static Format> {
     let all = formats();
-    if let Some(f) = all.iter().find(|f| (f.detect)(bytes)) {
+    let ext = extension(path);
+    let has_ext = |f: &Format| ext.as_deref().is_some_and(|e| f.extensions.contains(&e));
+    let by_magic: Vec<&'static Format> = all
+        .iter()
+        .copied()
+        .filter(|f| looks_like(f, bytes))
+        .collect();
+    if let Some(f) = by_magic
+        .iter()
+        .find(|f| has_ext(f))
+        .or_else(|| by_magic.first())
+    {
         return Ok(f);
     }
-    if let Some(ext) = extension(path) {
-        if let Some(f) = all.iter().find(|f| f.extensions.contains(&ext.as_str())) {
-            return Ok(f);
-        }
+    if let Some(f) = all.iter().find(|f| has_ext(f)) {
+        return Ok(f);
     }
     Err(Error::Format(
         "not a recognised model file (no known magic bytes or extension)".into(),
@@ -128,4 +240,54 @@ pub fn for_output(path: &Path) -> Result<&'static Format> {
         .into_iter()
         .find(|f| f.extensions.contains(&ext.as_str()) && f.writer.is_some())
         .ok_or_else(|| Error::Format(format!("no format writes .{ext} files; name one with --to")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn format(id: &'static str) -> &'static Format {
+        Box::leak(Box::new(Format {
+            id,
+            description: "test",
+            extensions: &[],
+            detect: |_| false,
+            reader: None,
+            writer: None,
+        }))
+    }
+
+    fn origin(name: &str) -> FormatOrigin {
+        FormatOrigin::Plugin {
+            path: PathBuf::from(format!("/plugins/lib{name}.so")),
+            name: name.into(),
+            version: "1.2.3".into(),
+        }
+    }
+
+    #[test]
+    fn registered_formats_join_the_registry_and_clashes_are_refused_whole() {
+        let a = format("registry-test-a");
+        register(a, origin("first")).unwrap();
+        assert!(formats().iter().any(|f| std::ptr::eq(*f, a)));
+        assert_eq!(by_id("registry-test-a").unwrap().id, "registry-test-a");
+        assert_eq!(super::origin(a), origin("first"));
+
+        // A plugin with a fresh and a taken id registers neither; the error names both.
+        let b = format("registry-test-b");
+        let e = register_all(&[b, format("registry-test-a")], origin("second"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("\"registry-test-a\"") && e.contains("second") && e.contains("first"),
+            "{e}"
+        );
+        assert!(by_id("registry-test-b").is_err());
+
+        let e = register_all(&[b, format("registry-test-b")], origin("third"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("same plugin"), "{e}");
+        assert!(by_id("registry-test-b").is_err());
+    }
 }

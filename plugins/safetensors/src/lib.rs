@@ -49,6 +49,27 @@ impl dl4j_core::Writer for SafetensorsFormat {
     }
 }
 
+/// The archive as the bytes of a lossless safetensors file (what `dl4j convert --to safetensors`
+/// writes). The plugin ABI uses this as its interchange encoding.
+pub fn to_bytes(archive: &Archive) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    dl4j_core::Writer::write(&SAFETENSORS, archive, &mut out, &WriteOptions::default())?;
+    Ok(out)
+}
+
+/// Rebuilds the archive from a safetensors file written from a DL4J archive ([`to_bytes`]);
+/// `format` becomes the archive's origin format. Files written by other tools are refused
+/// (they need a configuration, which only the safetensors reader takes).
+pub fn from_dl4j_bytes(bytes: &[u8], format: &str) -> Result<Archive> {
+    let file = st::SafeFile::parse(bytes)?;
+    if !dl4j_core::named::is_dl4j(&file) {
+        return Err(dl4j_core::Error::Format(
+            "not a safetensors file written from a DL4J archive (no dl4j metadata)".into(),
+        ));
+    }
+    dl4j_core::named::rebuild(&file, format)
+}
+
 /// An 8-byte little-endian header length followed by a JSON object that fits the file.
 fn detect(bytes: &[u8]) -> bool {
     st::looks_like_safetensors(bytes)

@@ -16,6 +16,19 @@ use support::build_plugin;
 
 /// Runs `dl4j` with a clean plugin environment: no `DL4J_PLUGIN_PATH` unless given, and
 /// `XDG_DATA_HOME` set to `xdg` (an empty folder unless the test fills it).
+/// `dl4j plugins --plugin LIB`, with `xdg` as the per-user data folder.
+fn list_with(lib: &Path, xdg: &Path) -> Output {
+    run(
+        &[
+            OsStr::new("plugins"),
+            OsStr::new("--plugin"),
+            lib.as_os_str(),
+        ],
+        xdg,
+        None,
+    )
+}
+
 fn run(args: &[&OsStr], xdg: &Path, plugin_path: Option<&OsStr>) -> Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_dl4j"));
     c.args(args)
@@ -110,15 +123,7 @@ fn a_panicking_plugin_is_an_error_not_a_crash() {
 fn a_plugin_for_another_abi_version_is_refused() {
     let lib = build_plugin("dl4j-test-plugin-wrong-abi");
     let dir = tempfile::tempdir().unwrap();
-    let o = run(
-        &[
-            OsStr::new("plugins"),
-            OsStr::new("--plugin"),
-            lib.as_os_str(),
-        ],
-        dir.path(),
-        None,
-    );
+    let o = list_with(&lib, dir.path());
     assert_clean_failure(
         &o,
         &["libdl4j_test_plugin_wrong_abi", "version 999", "speaks 1"],
@@ -129,15 +134,7 @@ fn a_plugin_for_another_abi_version_is_refused() {
 fn a_library_without_the_entry_symbol_is_refused() {
     let lib = build_plugin("dl4j-test-plugin-no-entry");
     let dir = tempfile::tempdir().unwrap();
-    let o = run(
-        &[
-            OsStr::new("plugins"),
-            OsStr::new("--plugin"),
-            lib.as_os_str(),
-        ],
-        dir.path(),
-        None,
-    );
+    let o = list_with(&lib, dir.path());
     assert_clean_failure(
         &o,
         &[
@@ -152,15 +149,7 @@ fn a_library_without_the_entry_symbol_is_refused() {
 fn a_plugin_claiming_a_built_in_id_is_refused() {
     let lib = build_plugin("dl4j-test-plugin-clash");
     let dir = tempfile::tempdir().unwrap();
-    let o = run(
-        &[
-            OsStr::new("plugins"),
-            OsStr::new("--plugin"),
-            lib.as_os_str(),
-        ],
-        dir.path(),
-        None,
-    );
+    let o = list_with(&lib, dir.path());
     assert_clean_failure(
         &o,
         &[

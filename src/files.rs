@@ -49,8 +49,10 @@ pub fn open_noted(
     let reader = format.reader.ok_or_else(|| {
         Error::Format(format!("the {} format cannot be read", format.id)).in_file(path)
     })?;
+    let mut options = options.clone();
+    options.source_path = Some(path.to_path_buf());
     let (archive, notes) = reader
-        .read_noted(bytes, options)
+        .read_noted(bytes, &options)
         .map_err(|e| e.in_file(path))?;
     Ok((archive, format, notes))
 }
@@ -74,7 +76,10 @@ pub fn save(
     let writer = format.writer.ok_or_else(|| {
         Error::Format(format!("the {} format cannot be written", format.id)).in_file(path)
     })?;
-    dl4j_core::write_file_atomically(path, force, |w| writer.write(archive, w, options))?;
+    let mut options = options.clone();
+    options.output_path = Some(path.to_path_buf());
+    options.replace = force;
+    dl4j_core::write_file_atomically(path, force, |w| writer.write(archive, w, &options))?;
     Ok(format)
 }
 
@@ -88,6 +93,8 @@ pub struct ConvertOptions {
     /// Leave out the updater state (DL4J's `saveUpdater = false`).
     pub drop_updater: bool,
     pub write: WriteOptions,
+    /// Show progress bars on stderr when it is a terminal and the work takes a while.
+    pub progress: bool,
 }
 
 /// What a conversion did.

@@ -75,6 +75,19 @@ enum Command {
         /// Repeatable.
         #[arg(long, value_name = "NAME=FILE")]
         freeze: Vec<String>,
+        /// Compression of written DL4J zips: `default` is DEFLATE level 6 as DL4J writes it,
+        /// readable by every DL4J release; `fast` is DEFLATE level 1 (faster, a few percent
+        /// larger, also readable by every release); `stored` does not compress (fastest; every
+        /// release reads it too, the file is as large as the arrays).
+        #[arg(long, value_enum, default_value_t = CompressionArg::Default)]
+        compression: CompressionArg,
+        /// ONNX only: write the tensors to OUT.data beside OUT (ONNX external data), as models
+        /// over protobuf's 2 GiB limit need. Keep both files together.
+        #[arg(long)]
+        external_data: bool,
+        /// No progress bar (bars only show when stderr is a terminal anyway).
+        #[arg(long, short)]
+        quiet: bool,
     },
     /// Show what a model file holds.
     Inspect {
@@ -131,6 +144,23 @@ enum Command {
         #[command(subcommand)]
         command: cli::normalizer::NormalizerCommand,
     },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum CompressionArg {
+    Stored,
+    Fast,
+    Default,
+}
+
+impl From<CompressionArg> for dl4j::Compression {
+    fn from(c: CompressionArg) -> dl4j::Compression {
+        match c {
+            CompressionArg::Stored => dl4j::Compression::Stored,
+            CompressionArg::Fast => dl4j::Compression::Fast,
+            CompressionArg::Default => dl4j::Compression::Default,
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -196,6 +226,9 @@ fn run(cli: Cli) -> dl4j::Result<()> {
             loss,
             allow_partial,
             freeze,
+            compression,
+            external_data,
+            quiet,
         } => {
             if bake_normalizer {
                 let onnx = match &to {
@@ -224,13 +257,18 @@ fn run(cli: Cli) -> dl4j::Result<()> {
                     loss,
                     allow_partial,
                     frozen: frozen_inputs(&freeze)?,
+                    ..Default::default()
                 },
                 drop_updater: no_updater,
                 write: WriteOptions {
                     dl4j_encoding: dl4j_encoding.map(Into::into),
                     onnx_opset: opset,
                     onnx_bake_normalizer: bake_normalizer,
+                    compression: compression.into(),
+                    onnx_external_data: external_data,
+                    ..Default::default()
                 },
+                progress: !quiet,
             };
             let done = dl4j::convert(&input, &output, &opts)?;
             for note in &done.notes {

@@ -20,6 +20,7 @@ pub mod nd4j;
 pub mod nd4j_input;
 pub mod normalizer;
 pub mod plugin;
+pub mod progress;
 pub mod serializer;
 pub mod tensor;
 pub mod updater;
@@ -30,7 +31,8 @@ pub use error::{Error, Result, ResultExt};
 pub use layout::{ParamEntry, ParamLayout};
 pub use nd4j::{Encoding, Nd4jArray};
 pub use normalizer::Normalizer;
-pub use plugin::{Format, FormatOrigin, ReadOptions, Reader, WriteOptions, Writer};
+pub use plugin::{Compression, Format, FormatOrigin, ReadOptions, Reader, WriteOptions, Writer};
+pub use progress::{Progress, ProgressSink};
 pub use tensor::{DType, Order, Tensor, TensorData};
 pub use updater::UpdaterLayout;
 

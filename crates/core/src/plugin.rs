@@ -11,6 +11,7 @@ use std::sync::RwLock;
 use crate::archive::Archive;
 use crate::error::{Error, Result};
 use crate::nd4j::Encoding;
+pub use crate::progress::{Progress, ProgressSink};
 
 /// Reads a whole file's bytes into an archive.
 pub trait Reader: Sync {
@@ -44,6 +45,11 @@ pub struct ReadOptions {
     pub allow_partial: bool,
     /// Foreign graphs: graph inputs to treat as constants (weights a model takes as inputs).
     pub frozen: Vec<(String, crate::tensor::Tensor)>,
+    /// The file the bytes came from, when there is one: ONNX external data is resolved in its
+    /// folder. `None` for bytes from memory (external data is then an error).
+    pub source_path: Option<PathBuf>,
+    /// Where to report progress (bytes decoded).
+    pub progress: Progress,
 }
 
 /// Writes an archive.
@@ -62,6 +68,54 @@ pub struct WriteOptions {
     /// exported model takes raw (unnormalized) features. Off by default; an archive without a
     /// normalizer, or with one that cannot be expressed in ONNX, is then an error.
     pub onnx_bake_normalizer: bool,
+    /// How DL4J zip entries are compressed.
+    pub compression: Compression,
+    /// ONNX exports only: store tensors in a file beside the `.onnx` file (ONNX external data,
+    /// needed above protobuf's 2 GiB limit). Needs `output_path`.
+    pub onnx_external_data: bool,
+    /// The file the output goes to, when there is one (writers that put data beside it need it).
+    pub output_path: Option<PathBuf>,
+    /// Files written beside the output (external data) may replace existing ones.
+    pub replace: bool,
+    /// Where to report progress (bytes encoded).
+    pub progress: Progress,
+}
+
+/// Compression of DL4J zip entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Compression {
+    /// No compression (STORED entries): the fastest to write and to read.
+    Stored,
+    /// DEFLATE at level 1: much faster to write, slightly larger.
+    Fast,
+    /// DEFLATE at level 6, as DL4J's own ZipOutputStream writes.
+    #[default]
+    Default,
+}
+
+impl Compression {
+    pub fn name(self) -> &'static str {
+        match self {
+            Compression::Stored => "stored",
+            Compression::Fast => "fast",
+            Compression::Default => "default",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Compression> {
+        [Compression::Stored, Compression::Fast, Compression::Default]
+            .into_iter()
+            .find(|c| c.name() == name)
+    }
+
+    /// DEFLATE level, `None` for stored entries.
+    pub fn level(self) -> Option<u32> {
+        match self {
+            Compression::Stored => None,
+            Compression::Fast => Some(1),
+            Compression::Default => Some(6),
+        }
+    }
 }
 
 /// A registered format.

@@ -2,17 +2,17 @@
 //!
 //! Read options: `{"config": string|null, "map": string|null, "loss": string|null,
 //! "allow_partial": bool}`. Write options: `{"dl4j_encoding": "legacy"|"long-shape"|"modern"|null,
-//! "onnx_opset": integer|null, "onnx_bake_normalizer": bool}`.
+//! "onnx_opset": integer|null, "onnx_bake_normalizer": bool, "compression": "stored"|"fast"|"default"|null}`.
 //!
 //! Missing keys take their default and unknown keys are ignored, so hosts and plugins of one
 //! ABI version may add keys without breaking each other; an empty buffer means all defaults.
 //! Anything else that is not such an object (malformed JSON, a wrong value type, an unknown
 //! encoding name) is an error, which a plugin reports as `status::BAD_ARGUMENT`.
 //!
-//! [`ReadOptions::frozen`] (foreign-graph constants) does not cross the boundary: plugins
-//! always receive an empty list.
+//! [`ReadOptions::frozen`] (foreign-graph constants), the source and output paths, external
+//! data and progress reporting do not cross the boundary: plugins always receive the defaults.
 
-use dl4j_core::{Encoding, Error, ReadOptions, Result, WriteOptions};
+use dl4j_core::{Compression, Encoding, Error, ReadOptions, Result, WriteOptions};
 use serde_json::{Map, Value};
 
 /// The JSON form of [`ReadOptions`] (without `frozen`).
@@ -31,6 +31,8 @@ pub struct WriteOptionsJson {
     pub dl4j_encoding: Option<String>,
     pub onnx_opset: Option<i64>,
     pub onnx_bake_normalizer: bool,
+    /// [`Compression::name`]: `stored`, `fast` or `default`.
+    pub compression: Option<String>,
 }
 
 fn bad(message: impl std::fmt::Display) -> Error {
@@ -95,7 +97,7 @@ impl ReadOptionsJson {
             map: self.map,
             loss: self.loss,
             allow_partial: self.allow_partial,
-            frozen: Vec::new(),
+            ..ReadOptions::default()
         }
     }
 
@@ -125,6 +127,7 @@ impl WriteOptionsJson {
             dl4j_encoding: o.dl4j_encoding.map(|e| e.name().to_string()),
             onnx_opset: o.onnx_opset,
             onnx_bake_normalizer: o.onnx_bake_normalizer,
+            compression: Some(o.compression.name().to_string()),
         }
     }
 
@@ -138,10 +141,20 @@ impl WriteOptionsJson {
                 ))
             })?),
         };
+        let compression = match self.compression.as_deref() {
+            None => Compression::default(),
+            Some(name) => Compression::from_name(name).ok_or_else(|| {
+                bad(format!(
+                    "unknown compression {name:?} (known: stored, fast, default)"
+                ))
+            })?,
+        };
         Ok(WriteOptions {
             dl4j_encoding,
             onnx_opset: self.onnx_opset,
             onnx_bake_normalizer: self.onnx_bake_normalizer,
+            compression,
+            ..WriteOptions::default()
         })
     }
 
@@ -156,6 +169,7 @@ impl WriteOptionsJson {
             "onnx_bake_normalizer".into(),
             Value::Bool(self.onnx_bake_normalizer),
         );
+        m.insert("compression".into(), opt_value(&self.compression));
         Value::Object(m).to_string().into_bytes()
     }
 
@@ -165,6 +179,7 @@ impl WriteOptionsJson {
             dl4j_encoding: opt_string(&m, "dl4j_encoding")?,
             onnx_opset: opt_i64(&m, "onnx_opset")?,
             onnx_bake_normalizer: flag(&m, "onnx_bake_normalizer")?,
+            compression: opt_string(&m, "compression")?,
         })
     }
 }
@@ -200,7 +215,7 @@ mod tests {
             map: None,
             loss: Some("MSE".into()),
             allow_partial: true,
-            frozen: Vec::new(),
+            ..ReadOptions::default()
         };
         let back = read_options_from_json(&read_options_to_json(&o)).unwrap();
         assert_eq!(back.config, o.config);
@@ -222,8 +237,11 @@ mod tests {
                 dl4j_encoding: enc,
                 onnx_opset: Some(13),
                 onnx_bake_normalizer: true,
+                compression: Compression::Fast,
+                ..WriteOptions::default()
             };
             let back = write_options_from_json(&write_options_to_json(&o)).unwrap();
+            assert_eq!(back.compression, Compression::Fast);
             assert_eq!(back.dl4j_encoding, enc);
             assert_eq!(back.onnx_opset, Some(13));
             assert!(back.onnx_bake_normalizer);
@@ -248,6 +266,7 @@ mod tests {
         assert!(read_options_from_json(br#"{"allow_partial": "yes"}"#).is_err());
         assert!(write_options_from_json(br#"{"onnx_opset": 1.5}"#).is_err());
         assert!(write_options_from_json(br#"{"dl4j_encoding": "newest"}"#).is_err());
+        assert!(write_options_from_json(br#"{"compression": "best"}"#).is_err());
         assert!(write_options_from_json(&[0xff, 0xfe]).is_err());
     }
 }

@@ -57,6 +57,39 @@ pub fn open_noted(
     Ok((archive, format, notes))
 }
 
+/// Reads what `inspect` reports: like `open`, but a DL4J zip's parameters and updater state are
+/// read from their headers only (right shapes and types, zeros for values; see
+/// [`dl4j_core::serializer::read_archive_skeleton`]), so a model of any size opens at once. The
+/// result is for reports only: never write it.
+pub fn open_for_report(
+    path: impl AsRef<Path>,
+    from: Option<&str>,
+) -> Result<(Archive, &'static Format)> {
+    let path = path.as_ref();
+    crate::formats();
+    let file = fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let empty = file.metadata().map_err(|e| Error::io(path, e))?.len() == 0;
+    let map = if empty {
+        None
+    } else {
+        // SAFETY: as in `open_noted`.
+        Some(unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, e))?)
+    };
+    let bytes: &[u8] = map.as_deref().unwrap_or(&[]);
+    let format = match from {
+        Some(id) => plugin::by_id(id),
+        None => plugin::detect(bytes, path),
+    }
+    .map_err(|e| e.in_file(path))?;
+    if format.id == dl4j_native::FORMAT_ID {
+        let archive =
+            dl4j_core::serializer::read_archive_skeleton(bytes).map_err(|e| e.in_file(path))?;
+        return Ok((archive, format));
+    }
+    drop(map);
+    open(path, from)
+}
+
 /// Writes `archive` to `path` atomically; `to` names the format, otherwise the extension does.
 /// Without `force` an existing file is never replaced.
 pub fn save(

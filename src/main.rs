@@ -298,7 +298,7 @@ fn run(cli: Cli) -> dl4j::Result<()> {
             Ok(())
         }
         Command::Inspect { file, json, from } => {
-            let (archive, format) = dl4j::open(&file, from.as_deref())?;
+            let (archive, format) = dl4j::files::open_for_report(&file, from.as_deref())?;
             let report = dl4j::inspect::report(&archive, format);
             if json {
                 println!(

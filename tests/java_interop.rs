@@ -15,19 +15,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use common::fixture;
+use common::{fixture, jdk_tool};
 use dl4j::java_serial::{self, JavaValue};
-
-/// `$JAVA_HOME/bin/<tool>` if there is one, else `<tool>` from `PATH`.
-fn jdk_tool(tool: &str) -> PathBuf {
-    if let Some(home) = std::env::var_os("JAVA_HOME") {
-        let p = Path::new(&home).join("bin").join(tool);
-        if p.exists() {
-            return p;
-        }
-    }
-    PathBuf::from(tool)
-}
 
 /// Compiles PrintObjects.java once; the directory holding `PrintObjects.class`.
 fn classes() -> &'static Path {

@@ -86,3 +86,14 @@ pub fn zip_entries(path: &Path) -> Vec<(String, Vec<u8>)> {
         })
         .collect()
 }
+
+/// `$JAVA_HOME/bin/<tool>` if there is one, else `<tool>` from `PATH`.
+pub fn jdk_tool(tool: &str) -> PathBuf {
+    if let Some(home) = std::env::var_os("JAVA_HOME") {
+        let p = Path::new(&home).join("bin").join(tool);
+        if p.exists() {
+            return p;
+        }
+    }
+    PathBuf::from(tool)
+}

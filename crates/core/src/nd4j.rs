@@ -383,8 +383,20 @@ pub fn read_array_from(reader: impl std::io::Read, len: u64) -> Result<Nd4jArray
     Ok(a)
 }
 
+/// An array's shape, type and encoding from its headers alone, with zeros for its values: for
+/// reports that need no values (`inspect`), so gigabytes need not inflate. `len` is the
+/// encoded array's exact size, which must match what the headers declare.
+pub fn read_array_skeleton(reader: impl std::io::Read, len: u64) -> Result<Nd4jArray> {
+    let mut r = StreamInput::new(reader, len);
+    read_array_impl(&mut r, true)
+}
+
 /// Reads one array at the input's position.
 pub fn read_array<I: ArrayInput + ?Sized>(r: &mut I) -> Result<Nd4jArray> {
+    read_array_impl(r, false)
+}
+
+fn read_array_impl<I: ArrayInput + ?Sized>(r: &mut I, skeleton: bool) -> Result<Nd4jArray> {
     let sh = read_header(r, "shape buffer")?;
     let shape_type = match sh.type_name.as_str() {
         "INT" => DType::I32,
@@ -483,6 +495,31 @@ pub fn read_array<I: ArrayInput + ?Sized>(r: &mut I) -> Result<Nd4jArray> {
         })?,
     };
     let data_at = r.pos();
+    if skeleton {
+        let need = dh.len.checked_mul(dtype.size() as u64);
+        if need != Some(r.remaining()) {
+            return Err(Error::malformed(
+                data_at as u64,
+                format!(
+                    "the data buffer declares {} {dtype} elements, but {} bytes follow",
+                    dh.len,
+                    r.remaining()
+                ),
+            ));
+        }
+        if dh.len < n as u64 {
+            return Err(Error::malformed(
+                data_at as u64,
+                format!("{} elements cannot fill shape {shape:?}", dh.len),
+            ));
+        }
+        return Ok(Nd4jArray {
+            tensor: Tensor::new(shape, TensorData::zeros(dtype, n))?,
+            order,
+            alloc: dh.alloc,
+            shape_only: false,
+        });
+    }
     let data = r.elements(dtype, dh.len, "data buffer")?;
     let tensor = place_by_strides(data, shape, &strides, n)
         .map_err(|m| Error::malformed(data_at as u64, m))?;

@@ -13,9 +13,9 @@ impl dl4j_core::Reader for Native {
     fn read(
         &self,
         bytes: &[u8],
-        _options: &dl4j_core::ReadOptions,
+        options: &dl4j_core::ReadOptions,
     ) -> dl4j_core::Result<dl4j_core::Archive> {
-        serializer::read_archive(bytes)
+        serializer::read_archive_with(bytes, &options.progress)
     }
 }
 
@@ -26,7 +26,13 @@ impl dl4j_core::Writer for Native {
         out: &mut dyn std::io::Write,
         options: &dl4j_core::WriteOptions,
     ) -> dl4j_core::Result<()> {
-        serializer::write_archive(archive, out, options.dl4j_encoding)
+        serializer::write_archive_with(
+            archive,
+            out,
+            options.dl4j_encoding,
+            options.compression,
+            &options.progress,
+        )
     }
 }
 

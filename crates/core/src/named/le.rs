@@ -85,11 +85,55 @@ le_via!(
 
 fn segment_typed<T: Le>(v: &[T], runs: &[Range<usize>], shape: &[usize], order: Order) -> Vec<u8> {
     let n: usize = shape.iter().product();
+    // Fast paths for the usual case, one contiguous run: a straight copy, or a blocked
+    // transpose for f-ordered matrices (DL4J's dense and recurrent weights).
+    if let [run] = runs {
+        if let Some(seg) = v.get(run.clone()).filter(|s| s.len() == n) {
+            match (order, shape) {
+                (Order::C, _) | (Order::F, [] | [_]) => return bulk_le(seg),
+                (Order::F, [rows, cols]) => return bulk_le(&transpose_f(seg, *rows, *cols)),
+                _ => {}
+            }
+        }
+    }
     let mut out = Vec::with_capacity(n * std::mem::size_of::<T>().max(1));
     for i in segment_positions(runs, shape, order) {
         v[i].put(&mut out);
     }
     out
+}
+
+/// Row-major copy of the column-major `rows` x `cols` matrix `seg`, in cache-sized tiles.
+fn transpose_f<T: Copy>(seg: &[T], rows: usize, cols: usize) -> Vec<T> {
+    const TILE: usize = 32;
+    let mut out = seg.to_vec();
+    for i0 in (0..rows).step_by(TILE) {
+        for j0 in (0..cols).step_by(TILE) {
+            for i in i0..(i0 + TILE).min(rows) {
+                for j in j0..(j0 + TILE).min(cols) {
+                    out[i * cols + j] = seg[i + j * rows];
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Little-endian bytes of a slice of elements, in one pass.
+fn bulk_le<T: Le>(v: &[T]) -> Vec<u8> {
+    #[cfg(target_endian = "little")]
+    {
+        // SAFETY: every `Le` type is a plain number (or bool, one byte of 0/1) without padding
+        // or invalid byte patterns, so its memory is exactly its little-endian encoding here.
+        let bytes = unsafe { std::slice::from_raw_parts(v.as_ptr().cast::<u8>(), size_of_val(v)) };
+        bytes.to_vec()
+    }
+    #[cfg(not(target_endian = "little"))]
+    {
+        let mut out = Vec::with_capacity(size_of_val(v));
+        v.iter().for_each(|x| x.put(&mut out));
+        out
+    }
 }
 
 /// Little-endian bytes, in row-major order of `shape`, of the segment made of `runs` of `data`
@@ -114,5 +158,40 @@ pub fn segment_le(
         TensorData::I8(v) => segment_typed(v, runs, shape, order),
         TensorData::U8(v) => segment_typed(v, runs, shape, order),
         TensorData::Bool(v) => segment_typed(v, runs, shape, order),
+    }
+}
+
+#[cfg(test)]
+mod fast_path_tests {
+    use super::*;
+
+    /// The element-by-element definition the fast paths must match.
+    fn reference(v: &[f32], runs: &[Range<usize>], shape: &[usize], order: Order) -> Vec<u8> {
+        segment_positions(runs, shape, order)
+            .flat_map(|i| v[i].to_le_bytes())
+            .collect()
+    }
+
+    #[test]
+    fn fast_paths_match_the_definition() {
+        let v: Vec<f32> = (0..5000).map(|i| i as f32 * 0.5 - 7.0).collect();
+        let data = TensorData::F32(v.clone());
+        for (runs, shape, order) in [
+            (vec![3..3 + 37 * 41], vec![37, 41], Order::F),
+            (vec![0..64 * 64], vec![64, 64], Order::F),
+            (vec![10..10 + 1 * 33], vec![1, 33], Order::F),
+            (vec![10..10 + 33], vec![33, 1], Order::F),
+            (vec![5..5 + 120], vec![120], Order::F),
+            (vec![0..0], vec![0, 7], Order::F),
+            (vec![7..7 + 37 * 41], vec![37, 41], Order::C),
+            (vec![1..1 + 2 * 3 * 4 * 5], vec![2, 3, 4, 5], Order::F),
+            (vec![0..6, 100..106], vec![3, 4], Order::F),
+        ] {
+            assert_eq!(
+                segment_le(&data, &runs, &shape, order),
+                reference(&v, &runs, &shape, order),
+                "{runs:?} {shape:?} {order:?}"
+            );
+        }
     }
 }

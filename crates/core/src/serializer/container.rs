@@ -3,11 +3,11 @@
 use std::borrow::Cow;
 use std::io::{Cursor, Read, Write};
 
-use zip::write::SimpleFileOptions;
-use zip::CompressionMethod;
-
+use super::zip_out::{Method, ZipOut};
 use crate::error::{Error, Result, ResultExt};
 use crate::nd4j::{write_array_to, AllocMode, Nd4jArray};
+use crate::plugin::Compression;
+use crate::progress::Progress;
 
 /// A zip entry: name and uncompressed bytes.
 pub type Entry = (String, Vec<u8>);
@@ -26,12 +26,40 @@ pub fn read_entries(bytes: &[u8]) -> Result<Vec<Entry>> {
 /// Like `read_entries`, but the named entries are decoded as ND4J arrays while they inflate,
 /// without holding their bytes; they appear in the entry list with no bytes.
 pub fn read_entries_decoding(bytes: &[u8], arrays: &[&str]) -> Result<(Vec<Entry>, Decoded)> {
-    let mut decoded = Vec::new();
-    let mut zip = zip::ZipArchive::new(Cursor::new(bytes))
+    read_entries_with(bytes, arrays, &Progress::none())
+}
+
+/// `read_entries_decoding`, reporting inflated bytes to `progress`. The array entries
+/// (parameters and updater state: independent DEFLATE streams) inflate on separate threads.
+pub fn read_entries_with(
+    bytes: &[u8],
+    arrays: &[&str],
+    progress: &Progress,
+) -> Result<(Vec<Entry>, Decoded)> {
+    read_entries_impl(bytes, arrays, progress, false)
+}
+
+/// `read_entries_decoding` with the arrays read as skeletons (`nd4j::read_array_skeleton`):
+/// only their headers inflate.
+pub fn read_entries_skeleton(bytes: &[u8], arrays: &[&str]) -> Result<(Vec<Entry>, Decoded)> {
+    read_entries_impl(bytes, arrays, &Progress::none(), true)
+}
+
+fn read_entries_impl(
+    bytes: &[u8],
+    arrays: &[&str],
+    progress: &Progress,
+    skeleton: bool,
+) -> Result<(Vec<Entry>, Decoded)> {
+    let zip = zip::ZipArchive::new(Cursor::new(bytes))
         .map_err(|e| Error::Format(format!("not a readable zip archive: {e}")))?;
     let mut entries: Vec<(String, Vec<u8>)> = Vec::with_capacity(zip.len());
+    // Array entries to decode: index in the zip, position in `entries`, name, declared size.
+    let mut jobs: Vec<(usize, String, u64)> = Vec::new();
+    let mut total = 0u64;
+    let mut small = zip.clone();
     for i in 0..zip.len() {
-        let mut f = zip
+        let mut f = small
             .by_index(i)
             .map_err(|e| Error::Format(format!("zip entry #{i}: {e}")))?;
         let name = f
@@ -52,8 +80,8 @@ pub fn read_entries_decoding(bytes: &[u8], arrays: &[&str]) -> Result<(Vec<Entry
             )));
         }
         if arrays.contains(&name.as_str()) && declared > 0 {
-            let a = crate::nd4j::read_array_from(&mut f, declared).in_entry(&name)?;
-            decoded.push((name.clone(), a));
+            total += declared;
+            jobs.push((i, name.clone(), declared));
             entries.push((name, Vec::new()));
             continue;
         }
@@ -71,7 +99,48 @@ pub fn read_entries_decoding(bytes: &[u8], arrays: &[&str]) -> Result<(Vec<Entry
         }
         entries.push((name, data));
     }
+    progress.start(total);
+    let decode = |(i, name, declared): &(usize, String, u64)| -> Result<(String, Nd4jArray)> {
+        let mut zip = zip.clone();
+        let f = zip
+            .by_index(*i)
+            .map_err(|e| Error::Format(format!("zip entry #{i}: {e}")))?;
+        let reading = ProgressRead { inner: f, progress };
+        let a = if skeleton {
+            crate::nd4j::read_array_skeleton(reading, *declared)
+        } else {
+            crate::nd4j::read_array_from(reading, *declared)
+        }
+        .in_entry(name)?;
+        Ok((name.clone(), a))
+    };
+    let decoded: Vec<Result<(String, Nd4jArray)>> = if jobs.len() < 2 {
+        jobs.iter().map(decode).collect()
+    } else {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = jobs.iter().map(|j| s.spawn(|| decode(j))).collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        })
+    };
+    let decoded = decoded.into_iter().collect::<Result<Decoded>>()?;
     Ok((entries, decoded))
+}
+
+/// Reports bytes as they are read.
+struct ProgressRead<'a, R> {
+    inner: R,
+    progress: &'a Progress,
+}
+
+impl<R: Read> Read for ProgressRead<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.progress.advance(n as u64);
+        Ok(n)
+    }
 }
 
 /// Writes entries as `java.util.zip.ZipOutputStream` does for ModelSerializer: every entry
@@ -81,7 +150,7 @@ pub fn write_entries(entries: &[Entry], out: &mut dyn Write) -> Result<()> {
         .iter()
         .map(|(n, d)| (n.clone(), Payload::Bytes(d.as_slice().into())))
         .collect();
-    write_payloads(&payloads, out)
+    write_payloads(&payloads, out, Compression::Default, &Progress::none())
 }
 
 /// What an entry holds: bytes, or an ND4J array encoded (in allocation mode `alloc`) straight
@@ -131,26 +200,42 @@ impl Payload<'_> {
     }
 }
 
-/// Writes entries as `writeModel` does (see `write_entries`), encoding arrays on the fly.
-pub fn write_payloads(entries: &[(String, Payload)], out: &mut dyn Write) -> Result<()> {
-    let mut zip = zip::ZipWriter::new_stream(out);
+/// Writes entries as `writeModel` does (see `write_entries`), encoding arrays on the fly, with
+/// the given compression (`Default` is DL4J's own: DEFLATE level 6).
+pub fn write_payloads(
+    entries: &[(String, Payload)],
+    out: &mut dyn Write,
+    compression: Compression,
+    progress: &Progress,
+) -> Result<()> {
+    progress.start(entries.iter().map(|(_, p)| p.size_hint()).sum());
+    let mut zip = ZipOut::new(out).with_progress(progress.clone());
+    let method = match compression.level() {
+        None => Method::Stored,
+        Some(level) => Method::Deflated(level),
+    };
     for (name, payload) in entries {
-        let opts = SimpleFileOptions::default()
-            .compression_method(CompressionMethod::Deflated)
-            .compression_level(Some(6))
-            .large_file(payload.size_hint() >= u32::MAX as u64);
-        zip.start_file(name.as_str(), opts)
-            .map_err(|e| zip_error(name, e))?;
-        payload.write_to(&mut zip).in_entry(name)?;
+        // Keep the payload's own error (with its detail) rather than an io::Error wrapping it.
+        let mut failure: Option<Error> = None;
+        let mut produce = |w: &mut dyn Write| -> std::io::Result<()> {
+            payload.write_to(w).map_err(|e| {
+                let text = e.to_string();
+                failure.get_or_insert(e);
+                std::io::Error::other(text)
+            })
+        };
+        if let Err(e) = zip.add(name, method, payload.size_hint(), &mut produce) {
+            return Err(match failure {
+                Some(f) => f.in_entry(name),
+                None => zip_error(name, e),
+            });
+        }
     }
     zip.finish()
         .map_err(|e| zip_error("central directory", e))?;
     Ok(())
 }
 
-fn zip_error(entry: &str, e: zip::result::ZipError) -> Error {
-    match e {
-        zip::result::ZipError::Io(io) => Error::Format(format!("writing {entry}: {io}")),
-        e => Error::Format(format!("writing {entry}: {e}")),
-    }
+fn zip_error(entry: &str, e: std::io::Error) -> Error {
+    Error::Format(format!("writing {entry}: {e}"))
 }

@@ -9,8 +9,10 @@
 
 pub mod codec;
 pub mod container;
+pub mod deflate;
 pub mod names;
 mod task;
+mod zip_out;
 
 use std::borrow::Cow;
 use std::io::{Read, Write};
@@ -21,6 +23,8 @@ use crate::config::ModelKind;
 use crate::error::{Error, Result, ResultExt};
 use crate::nd4j::Encoding;
 use crate::normalizer::Normalizer;
+use crate::plugin::Compression;
+use crate::progress::Progress;
 pub use codec::{archive_from_entries, archive_to_entries};
 pub use container::{read_entries, write_entries, Entry, Payload};
 use names::*;
@@ -94,18 +98,53 @@ fn with_source<'a, T>(src: impl Into<Source<'a>>, f: impl FnOnce(&[u8]) -> Resul
 
 /// Reads a whole model zip; parameters and updater state are decoded while they inflate.
 pub fn read_archive(bytes: &[u8]) -> Result<Archive> {
+    read_archive_with(bytes, &Progress::none())
+}
+
+/// `read_archive`, reporting inflated bytes to `progress`; the parameters and the updater state
+/// inflate in parallel.
+pub fn read_archive_with(bytes: &[u8], progress: &Progress) -> Result<Archive> {
     let (entries, arrays) =
-        container::read_entries_decoding(bytes, &[COEFFICIENTS, UPDATER_STATE])?;
+        container::read_entries_with(bytes, &[COEFFICIENTS, UPDATER_STATE], progress)?;
     codec::archive_from_parts(entries, arrays)
 }
 
-/// Writes a whole model zip; `target` re-encodes every ND4J array (`None` keeps each one's).
+/// The archive with its configuration, normalizer, objects and other entries, but the
+/// parameters and updater state read from their headers only: right shapes, types and
+/// encodings, zeros for values. For reports (`inspect`) on models of any size; never write it.
+pub fn read_archive_skeleton(bytes: &[u8]) -> Result<Archive> {
+    let (entries, arrays) =
+        container::read_entries_skeleton(bytes, &[COEFFICIENTS, UPDATER_STATE])?;
+    codec::archive_from_parts(entries, arrays)
+}
+
+/// Writes a whole model zip as DL4J does (DEFLATE level 6); `target` re-encodes every ND4J
+/// array (`None` keeps each one's).
 pub fn write_archive(
     archive: &Archive,
     out: &mut dyn Write,
     target: Option<Encoding>,
 ) -> Result<()> {
-    write_entries(&archive_to_entries(archive, target)?, out)
+    write_archive_with(
+        archive,
+        out,
+        target,
+        Compression::Default,
+        &Progress::none(),
+    )
+}
+
+/// `write_archive` with a choice of compression, reporting progress; arrays are encoded as
+/// they are compressed, never held whole.
+pub fn write_archive_with(
+    archive: &Archive,
+    out: &mut dyn Write,
+    target: Option<Encoding>,
+    compression: Compression,
+    progress: &Progress,
+) -> Result<()> {
+    let entries = codec::archive_payloads(archive, target)?;
+    container::write_payloads(&entries, out, compression, progress)
 }
 
 /// `ModelSerializer.writeModel(model, stream, saveUpdater, normalizer)`: without `save_updater`
@@ -141,7 +180,7 @@ pub fn write_model(
             }
         }
     }
-    container::write_payloads(&entries, out)
+    container::write_payloads(&entries, out, Compression::Default, &Progress::none())
 }
 
 /// `writeModel` to a file, atomically; an existing file is replaced (as DL4J does).

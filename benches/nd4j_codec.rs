@@ -1,8 +1,9 @@
 //! Hot kernels: ND4J array decode/encode (big-endian byte swaps) and the f-order -> row-major
-//! parameter extraction.
+//! parameter extraction and export.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use dl4j::layout::extract_segment;
+use dl4j::named::le::segment_le;
 use dl4j::nd4j::{array_to_bytes, read_array_exact, Encoding, Nd4jArray};
 use dl4j::{Order, Tensor, TensorData};
 
@@ -26,6 +27,11 @@ fn codec(c: &mut Criterion) {
     });
     g.bench_function("extract_f_order_1024x1024", |b| {
         b.iter(|| extract_segment(array.tensor.data(), 0, &[1024, 1024], Order::F).unwrap())
+    });
+    // What safetensors and ONNX export run per weight matrix: f order to row-major LE bytes.
+    g.bench_function("segment_le_f_order_1024x1024", |b| {
+        let run = std::slice::from_ref(&(0..N));
+        b.iter(|| segment_le(array.tensor.data(), run, &[1024, 1024], Order::F))
     });
     g.finish();
 }

@@ -153,7 +153,10 @@ pub fn convert(
     if !opts.force && output.exists() {
         return Err(Error::Refused("exists; pass --force to replace it".into()).in_file(output));
     }
-    let (mut archive, from, notes) = open_noted(input, opts.from.as_deref(), &opts.read)?;
+    let mut read = opts.read.clone();
+    read.progress = crate::progress_bar::phase("reading", opts.progress);
+    let (mut archive, from, notes) = open_noted(input, opts.from.as_deref(), &read)?;
+    drop(read);
     if opts.drop_updater {
         archive.updater_state = None;
     }
@@ -164,7 +167,9 @@ pub fn convert(
         (None, Err(_)) if from.writer.is_some() => Some(from.id),
         (None, Err(e)) => return Err(e.in_file(output)),
     };
-    let to = save(&archive, output, to, &opts.write, opts.force)?;
+    let mut write = opts.write.clone();
+    write.progress = crate::progress_bar::phase("writing", opts.progress);
+    let to = save(&archive, output, to, &write, opts.force)?;
     Ok(Converted {
         archive,
         from,

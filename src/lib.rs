@@ -13,6 +13,7 @@
 pub mod files;
 pub mod inspect;
 pub mod plugins;
+mod progress_bar;
 
 pub use dl4j_core::*;
 pub use dl4j_native;

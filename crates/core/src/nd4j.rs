@@ -497,14 +497,20 @@ fn read_array_impl<I: ArrayInput + ?Sized>(r: &mut I, skeleton: bool) -> Result<
     let data_at = r.pos();
     if skeleton {
         let need = dh.len.checked_mul(dtype.size() as u64);
-        if need != Some(r.remaining()) {
+        let left = r.remaining();
+        if need.is_none_or(|need| need > left) {
             return Err(Error::malformed(
                 data_at as u64,
                 format!(
-                    "the data buffer declares {} {dtype} elements, but {} bytes follow",
-                    dh.len,
-                    r.remaining()
+                    "truncated: the data buffer declares {} {dtype} elements, but only {left} bytes follow",
+                    dh.len
                 ),
+            ));
+        }
+        if need != Some(left) {
+            return Err(Error::malformed(
+                data_at as u64,
+                "unexpected bytes after the array".to_string(),
             ));
         }
         if dh.len < n as u64 {

@@ -15,6 +15,15 @@ impl dl4j_core::Reader for Native {
         bytes: &[u8],
         options: &dl4j_core::ReadOptions,
     ) -> dl4j_core::Result<dl4j_core::Archive> {
+        // From a file, inflate with file reads: the mapped bytes' pages would otherwise stay
+        // resident beside the decoded arrays (the file is the same bytes).
+        if let Some(path) = &options.source_path {
+            if let Ok(file) = std::fs::File::open(path) {
+                if file.metadata().is_ok_and(|m| m.len() == bytes.len() as u64) {
+                    return serializer::read_archive_file(&file, &options.progress);
+                }
+            }
+        }
         serializer::read_archive_with(bytes, &options.progress)
     }
 }

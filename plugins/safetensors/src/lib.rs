@@ -41,11 +41,11 @@ impl dl4j_core::Writer for SafetensorsFormat {
         &self,
         archive: &Archive,
         out: &mut dyn std::io::Write,
-        _options: &WriteOptions,
+        options: &WriteOptions,
     ) -> Result<()> {
         let tool = format!("dl4j {}", env!("CARGO_PKG_VERSION"));
         let flat = dl4j_core::named::flatten(archive, &tool)?;
-        st::write(&flat.tensors, &flat.metadata, out)
+        st::write(&flat.tensors, &flat.metadata, out, &options.progress)
     }
 }
 

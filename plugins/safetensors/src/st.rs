@@ -119,6 +119,7 @@ pub fn write(
     items: &[NamedTensor],
     metadata: &[(String, String)],
     out: &mut dyn Write,
+    progress: &dl4j_core::Progress,
 ) -> Result<()> {
     let mut header = serde_json::Map::new();
     if !metadata.is_empty() {
@@ -159,6 +160,7 @@ pub fn write(
     out.write_all(&(text.len() as u64).to_le_bytes())
         .map_err(io)?;
     out.write_all(&text).map_err(io)?;
+    progress.start(offset as u64);
     for it in items {
         let b = (it.bytes)()?;
         if b.len() != it.byte_len() {
@@ -171,6 +173,7 @@ pub fn write(
             )));
         }
         out.write_all(&b).map_err(io)?;
+        progress.advance(b.len() as u64);
     }
     Ok(())
 }

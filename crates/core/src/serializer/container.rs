@@ -45,13 +45,82 @@ pub fn read_entries_skeleton(bytes: &[u8], arrays: &[&str]) -> Result<(Vec<Entry
     read_entries_impl(bytes, arrays, &Progress::none(), true)
 }
 
+/// `read_entries_with`, reading the zip from an open file with positional reads instead of from
+/// memory: pages of a mapped input count against the process's memory as they are touched,
+/// file reads go through the page cache only. `len` is the file's size.
+pub fn read_file_entries_with(
+    file: &std::fs::File,
+    len: u64,
+    arrays: &[&str],
+    progress: &Progress,
+) -> Result<(Vec<Entry>, Decoded)> {
+    let at =
+        FileAt {
+            file: std::sync::Arc::new(file.try_clone().map_err(|e| {
+                Error::Format(format!("cannot share the file between threads: {e}"))
+            })?),
+            pos: 0,
+            len,
+        };
+    read_entries_from(at, len, arrays, progress, false)
+}
+
 fn read_entries_impl(
     bytes: &[u8],
     arrays: &[&str],
     progress: &Progress,
     skeleton: bool,
 ) -> Result<(Vec<Entry>, Decoded)> {
-    let zip = zip::ZipArchive::new(Cursor::new(bytes))
+    read_entries_from(
+        Cursor::new(bytes),
+        bytes.len() as u64,
+        arrays,
+        progress,
+        skeleton,
+    )
+}
+
+/// A file read at its own position with `pread`, so clones read independently on any thread.
+#[derive(Clone)]
+struct FileAt {
+    file: std::sync::Arc<std::fs::File>,
+    pos: u64,
+    len: u64,
+}
+
+impl Read for FileAt {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        #[cfg(unix)]
+        let n = std::os::unix::fs::FileExt::read_at(&*self.file, buf, self.pos)?;
+        #[cfg(windows)]
+        let n = std::os::windows::fs::FileExt::seek_read(&*self.file, buf, self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl std::io::Seek for FileAt {
+    fn seek(&mut self, to: std::io::SeekFrom) -> std::io::Result<u64> {
+        let base = match to {
+            std::io::SeekFrom::Start(p) => Some(p),
+            std::io::SeekFrom::End(d) => self.len.checked_add_signed(d),
+            std::io::SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+        };
+        self.pos = base.ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, "seek before the start")
+        })?;
+        Ok(self.pos)
+    }
+}
+
+fn read_entries_from<R: Read + std::io::Seek + Clone + Send + Sync>(
+    input: R,
+    input_len: u64,
+    arrays: &[&str],
+    progress: &Progress,
+    skeleton: bool,
+) -> Result<(Vec<Entry>, Decoded)> {
+    let zip = zip::ZipArchive::new(input)
         .map_err(|e| Error::Format(format!("not a readable zip archive: {e}")))?;
     let mut entries: Vec<(String, Vec<u8>)> = Vec::with_capacity(zip.len());
     // Array entries to decode: index in the zip, position in `entries`, name, declared size.
@@ -86,7 +155,7 @@ fn read_entries_impl(
             continue;
         }
         // Never trust the declared size for more than a capacity hint bounded by the input.
-        let mut data = Vec::with_capacity(declared.min(bytes.len() as u64 * 4) as usize);
+        let mut data = Vec::with_capacity(declared.min(input_len.saturating_mul(4)) as usize);
         (&mut f)
             .take(declared + 1)
             .read_to_end(&mut data)

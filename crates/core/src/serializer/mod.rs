@@ -109,6 +109,18 @@ pub fn read_archive_with(bytes: &[u8], progress: &Progress) -> Result<Archive> {
     codec::archive_from_parts(entries, arrays)
 }
 
+/// `read_archive_with`, reading an open model file with positional reads rather than from
+/// memory (see [`container::read_file_entries_with`]).
+pub fn read_archive_file(file: &std::fs::File, progress: &Progress) -> Result<Archive> {
+    let len = file
+        .metadata()
+        .map_err(|e| Error::Format(format!("cannot read the file's size: {e}")))?
+        .len();
+    let (entries, arrays) =
+        container::read_file_entries_with(file, len, &[COEFFICIENTS, UPDATER_STATE], progress)?;
+    codec::archive_from_parts(entries, arrays)
+}
+
 /// The archive with its configuration, normalizer, objects and other entries, but the
 /// parameters and updater state read from their headers only: right shapes, types and
 /// encodings, zeros for values. For reports (`inspect`) on models of any size; never write it.

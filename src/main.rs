@@ -76,9 +76,9 @@ enum Command {
         #[arg(long, value_name = "NAME=FILE")]
         freeze: Vec<String>,
         /// Compression of written DL4J zips: `default` is DEFLATE level 6 as DL4J writes it,
-        /// readable by every DL4J release; `fast` is DEFLATE level 1 (faster, a few percent
-        /// larger, also readable by every release); `stored` does not compress (fastest; every
-        /// release reads it too, the file is as large as the arrays).
+        /// readable by every DL4J release; `fast` is DEFLATE level 2 (faster, about as small,
+        /// also readable by every release); `stored` does not compress (fastest; every release
+        /// reads it too, the file is as large as the arrays).
         #[arg(long, value_enum, default_value_t = CompressionArg::Default)]
         compression: CompressionArg,
         /// ONNX only: write the tensors to OUT.data beside OUT (ONNX external data), as models

@@ -100,6 +100,8 @@ pub struct ZipOut<W: Write> {
     out: Counting<W>,
     entries: Vec<Central>,
     progress: Progress,
+    /// Sizes and offsets from here on get zip64 fields (tests lower it to exercise them).
+    zip64_at: u64,
 }
 
 fn le16(v: &mut Vec<u8>, x: u16) {
@@ -118,7 +120,14 @@ impl<W: Write> ZipOut<W> {
             out: Counting { inner: out, at: 0 },
             entries: Vec::new(),
             progress: Progress::none(),
+            zip64_at: MAX32,
         }
+    }
+
+    #[cfg(test)]
+    fn with_zip64_at(mut self, at: u64) -> Self {
+        self.zip64_at = at;
+        self
     }
 
     pub fn with_progress(mut self, progress: Progress) -> Self {
@@ -154,7 +163,7 @@ impl<W: Write> ZipOut<W> {
                 };
                 produce(&mut m)?;
                 let (crc, size) = (m.crc.finalize(), m.size);
-                let zip64 = size >= MAX32;
+                let zip64 = size >= self.zip64_at;
                 let version = if zip64 { 45 } else { 10 };
                 let mut h = Vec::with_capacity(30 + name_bytes.len() + 20);
                 le32(&mut h, LOCAL_SIG);
@@ -209,7 +218,7 @@ impl<W: Write> ZipOut<W> {
             }
             Method::Deflated(level) => {
                 // Deflate can grow incompressible data slightly: leave room below 4 GiB.
-                let zip64 = size_hint >= MAX32 - MAX32 / 64;
+                let zip64 = size_hint >= self.zip64_at - self.zip64_at / 64;
                 let version = if zip64 { 45 } else { 20 };
                 let flags = FLAG_DESCRIPTOR | utf8;
                 let mut h = Vec::with_capacity(30 + name_bytes.len() + 20);
@@ -242,7 +251,7 @@ impl<W: Write> ZipOut<W> {
                     size,
                     compressed_size,
                 } = done;
-                if !zip64 && (size >= MAX32 || compressed_size >= MAX32) {
+                if !zip64 && (size >= self.zip64_at || compressed_size >= self.zip64_at) {
                     return Err(io::Error::other(format!(
                         "entry {name:?} grew to {size} bytes, past its size hint of {size_hint}"
                     )));
@@ -278,15 +287,21 @@ impl<W: Write> ZipOut<W> {
         let cd_start = self.out.at;
         for e in &self.entries {
             let mut extra = Vec::new();
-            if e.size >= MAX32 {
+            let (big_size, big_csize, big_offset) = (
+                e.size >= self.zip64_at,
+                e.csize >= self.zip64_at,
+                e.offset >= self.zip64_at,
+            );
+            if big_size {
                 le64(&mut extra, e.size);
             }
-            if e.csize >= MAX32 {
+            if big_csize {
                 le64(&mut extra, e.csize);
             }
-            if e.offset >= MAX32 {
+            if big_offset {
                 le64(&mut extra, e.offset);
             }
+            let field = |big: bool, v: u64| if big { MAX32 as u32 } else { v as u32 };
             let mut h = Vec::with_capacity(46 + e.name.len() + 4 + extra.len());
             le32(&mut h, CENTRAL_SIG);
             le16(&mut h, e.version);
@@ -296,8 +311,8 @@ impl<W: Write> ZipOut<W> {
             le16(&mut h, DOS_TIME);
             le16(&mut h, DOS_DATE);
             le32(&mut h, e.crc);
-            le32(&mut h, e.csize.min(MAX32) as u32);
-            le32(&mut h, e.size.min(MAX32) as u32);
+            le32(&mut h, field(big_csize, e.csize));
+            le32(&mut h, field(big_size, e.size));
             le16(&mut h, e.name.len() as u16);
             le16(
                 &mut h,
@@ -311,7 +326,7 @@ impl<W: Write> ZipOut<W> {
             le16(&mut h, 0); // disk
             le16(&mut h, 0); // internal attributes
             le32(&mut h, 0); // external attributes
-            le32(&mut h, e.offset.min(MAX32) as u32);
+            le32(&mut h, field(big_offset, e.offset));
             h.extend_from_slice(&e.name);
             if !extra.is_empty() {
                 le16(&mut h, ZIP64_EXTRA);
@@ -323,7 +338,8 @@ impl<W: Write> ZipOut<W> {
         let cd_end = self.out.at;
         let (count, cd_size) = (self.entries.len() as u64, cd_end - cd_start);
         let mut t = Vec::with_capacity(100);
-        if count >= 0xFFFF || cd_size >= MAX32 || cd_start >= MAX32 {
+        let zip64_end = count >= 0xFFFF || cd_size >= self.zip64_at || cd_start >= self.zip64_at;
+        if zip64_end {
             le32(&mut t, ZIP64_END_SIG);
             le64(&mut t, 44);
             le16(&mut t, 45);
@@ -342,10 +358,15 @@ impl<W: Write> ZipOut<W> {
         le32(&mut t, END_SIG);
         le16(&mut t, 0);
         le16(&mut t, 0);
-        le16(&mut t, count.min(0xFFFF) as u16);
-        le16(&mut t, count.min(0xFFFF) as u16);
-        le32(&mut t, cd_size.min(MAX32) as u32);
-        le32(&mut t, cd_start.min(MAX32) as u32);
+        let (n16, size32, start32) = if zip64_end {
+            (0xFFFF, MAX32 as u32, MAX32 as u32)
+        } else {
+            (count as u16, cd_size as u32, cd_start as u32)
+        };
+        le16(&mut t, n16);
+        le16(&mut t, n16);
+        le32(&mut t, size32);
+        le32(&mut t, start32);
         le16(&mut t, 0);
         self.out.write_all(&t)?;
         self.out.flush()?;
@@ -367,5 +388,96 @@ impl<A: Write, B: Write> Write for Tee<A, B> {
     }
     fn flush(&mut self) -> io::Result<()> {
         self.a.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    fn entries() -> Vec<(String, Vec<u8>)> {
+        vec![
+            ("configuration.json".into(), b"{\"a\": 1}".repeat(50)),
+            (
+                "coefficients.bin".into(),
+                (0..300_000u32)
+                    .flat_map(|i| (i % 977).to_be_bytes())
+                    .collect(),
+            ),
+            ("objects/\u{e9}t\u{e9}".into(), vec![]),
+        ]
+    }
+
+    fn write(method: Method, zip64_at: u64) -> Vec<u8> {
+        let mut z = ZipOut::new(Vec::new()).with_zip64_at(zip64_at);
+        for (name, data) in entries() {
+            let hint = data.len() as u64;
+            z.add(&name, method, hint, &mut |w| w.write_all(&data))
+                .unwrap();
+        }
+        z.finish().unwrap()
+    }
+
+    /// Read back with the `zip` crate, which checks every CRC and size.
+    fn read(bytes: &[u8]) -> Vec<(String, Vec<u8>, zip::CompressionMethod)> {
+        let mut z = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+        (0..z.len())
+            .map(|i| {
+                let mut f = z.by_index(i).unwrap();
+                let mut v = Vec::new();
+                f.read_to_end(&mut v).unwrap();
+                (f.name().unwrap().to_string(), v, f.compression())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn entries_read_back_with_and_without_zip64_fields() {
+        for method in [Method::Stored, Method::Deflated(6), Method::Deflated(2)] {
+            // 0 puts every size, offset and the end record in zip64 fields.
+            for zip64_at in [MAX32, 0] {
+                let bytes = write(method, zip64_at);
+                let back = read(&bytes);
+                let want = entries();
+                assert_eq!(back.len(), want.len());
+                for ((n, d, m), (wn, wd)) in back.iter().zip(&want) {
+                    assert_eq!(n, wn);
+                    assert!(d == wd, "{n} {method:?} {zip64_at}");
+                    let stored = matches!(method, Method::Stored);
+                    assert_eq!(*m == zip::CompressionMethod::Stored, stored);
+                }
+                assert_eq!(
+                    zip64_at == 0,
+                    bytes.windows(4).any(|w| w == ZIP64_END_SIG.to_le_bytes())
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn stored_entries_carry_their_sizes_up_front() {
+        // Java's ZipInputStream reads stored entries only with sizes in the local header.
+        let bytes = write(Method::Stored, MAX32);
+        let flags = u16::from_le_bytes([bytes[6], bytes[7]]);
+        assert_eq!(flags & FLAG_DESCRIPTOR, 0);
+        let size = u32::from_le_bytes(bytes[22..26].try_into().unwrap());
+        assert_eq!(size as usize, entries()[0].1.len());
+        let deflated = write(Method::Deflated(6), MAX32);
+        let flags = u16::from_le_bytes([deflated[6], deflated[7]]);
+        assert_ne!(flags & FLAG_DESCRIPTOR, 0);
+    }
+
+    #[test]
+    fn an_entry_that_changes_between_passes_is_an_error() {
+        let mut z = ZipOut::new(Vec::new());
+        let mut calls = 0;
+        let e = z
+            .add("x", Method::Stored, 4, &mut |w| {
+                calls += 1;
+                w.write_all(&[calls as u8; 4])
+            })
+            .unwrap_err();
+        assert!(e.to_string().contains("changed"), "{e}");
     }
 }

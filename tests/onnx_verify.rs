@@ -182,3 +182,25 @@ fn custom_layer_model_error_names_the_layer() {
     assert!(t.contains("CustomLayer") && t.contains("layer 1"), "{t}");
     assert!(!t.contains("panicked"), "{t}");
 }
+
+#[test]
+fn onnx_file_with_external_data_runs_from_its_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let onnx = dir.path().join("vae.onnx");
+    let vae = fixture(VAE);
+    let o = dl4j(&[
+        OsStr::new("convert"),
+        vae.as_os_str(),
+        onnx.as_os_str(),
+        OsStr::new("--external-data"),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(dir.path().join("vae.onnx.data").exists());
+    let o = verify(&onnx, &fixture(VAE_IN), &fixture(VAE_OUT), &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(figure(&o, "max abs error") < 1e-5);
+    // Without its data file the model cannot run: a clear error, exit 2.
+    std::fs::remove_file(dir.path().join("vae.onnx.data")).unwrap();
+    let o = verify(&onnx, &fixture(VAE_IN), &fixture(VAE_OUT), &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+}

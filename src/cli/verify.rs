@@ -76,9 +76,12 @@ pub fn run(args: &VerifyArgs) -> Result<bool> {
         ))
     };
 
-    let mut model = tract_onnx::onnx()
-        .model_for_read(&mut &onnx[..])
-        .map_err(model_err)?;
+    // An .onnx file loads from its path, so tensors in external data files beside it resolve.
+    let mut model = match &onnx {
+        None => tract_onnx::onnx().model_for_path(&args.model),
+        Some(bytes) => tract_onnx::onnx().model_for_read(&mut &bytes[..]),
+    }
+    .map_err(model_err)?;
     let in_names: Vec<String> = model
         .input_outlets()
         .map_err(model_err)?
@@ -465,16 +468,20 @@ fn to_dl4j_layout(x: &Array, io: &serde_json::Value, what: &str) -> Result<Array
     Ok(Array { shape, values })
 }
 
-fn model_bytes(path: &Path) -> Result<Vec<u8>> {
+/// The ONNX bytes of a DL4J model (exported in memory); `None` for an `.onnx` file, which
+/// tract reads from its path.
+fn model_bytes(path: &Path) -> Result<Option<Vec<u8>>> {
     let is_onnx = path
         .extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| e.eq_ignore_ascii_case("onnx"));
     if is_onnx {
-        std::fs::read(path).map_err(|e| Error::io(path, e))
+        std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        Ok(None)
     } else {
         let (archive, _) = dl4j::open(path, None)?;
         dl4j::dl4j_onnx::to_onnx(&archive, dl4j::dl4j_onnx::DEFAULT_OPSET)
+            .map(Some)
             .map_err(|e| Error::Format(format!("{}: {e}", path.display())))
     }
 }

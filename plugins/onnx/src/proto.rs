@@ -2,14 +2,16 @@
 //! later. Everything else builds and reads models through these small types.
 
 use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::path::{Component, Path, PathBuf};
 
 use dl4j_core::named::{NamedTensor, TensorSource, TensorView};
 use dl4j_core::tensor::{DType, Tensor, TensorData};
-use dl4j_core::{Error, Result};
+use dl4j_core::{Error, Progress, Result};
 use onnx_protobuf::{
-    attribute_proto::AttributeType, tensor_shape_proto, type_proto, AttributeProto, GraphProto,
-    Message, ModelProto, NodeProto, OperatorSetIdProto, StringStringEntryProto, TensorProto,
-    TensorShapeProto, TypeProto, ValueInfoProto,
+    attribute_proto::AttributeType, tensor_proto::DataLocation, tensor_shape_proto, type_proto,
+    AttributeProto, GraphProto, Message, ModelProto, NodeProto, OperatorSetIdProto,
+    StringStringEntryProto, TensorProto, TensorShapeProto, TypeProto, ValueInfoProto,
 };
 
 /// ONNX `TensorProto.DataType` of a DL4J dtype.
@@ -222,41 +224,445 @@ fn subgraph(s: &Subgraph) -> GraphProto {
     g
 }
 
-/// Serializes a model.
-pub fn encode(parts: ModelParts) -> Result<Vec<u8>> {
-    let mut g = GraphProto::new();
-    g.name = "dl4j".into();
-    g.node = parts.nodes.iter().map(node_proto).collect();
+/// The largest model protobuf parsers accept (2 GiB - 1 bytes).
+pub const PROTOBUF_LIMIT: u64 = i32::MAX as u64;
+
+/// Where each main-graph initializer's bytes went when they are kept beside the model.
+pub struct Placement {
+    /// The data file's name, relative to the model's folder.
+    pub location: String,
+    /// Offset and length in the data file per initializer (DL4J tensors, then constants);
+    /// `None`: the tensor stays inline (empty, or a small graph constant).
+    pub ranges: Vec<Option<(u64, u64)>>,
+}
+
+/// One main-graph initializer: a DL4J tensor (bytes made on demand) or a graph constant.
+enum Init<'p, 'a> {
+    Named(&'p NamedTensor<'a>),
+    Const(&'p Constant),
+}
+
+impl Init<'_, '_> {
+    fn name(&self) -> &str {
+        match self {
+            Init::Named(t) => &t.name,
+            Init::Const(c) => &c.name,
+        }
+    }
+
+    fn header(&self) -> TensorProto {
+        match self {
+            Init::Named(t) => tensor_proto(&t.name, t.dtype, &t.shape, Vec::new()),
+            Init::Const(c) => tensor_proto(&c.name, c.dtype, &c.shape, Vec::new()),
+        }
+    }
+
+    fn byte_len(&self) -> Result<u64> {
+        let n = match self {
+            Init::Named(t) => t
+                .shape
+                .iter()
+                .try_fold(t.dtype.size(), |a, &d| a.checked_mul(d)),
+            Init::Const(c) => Some(c.data.len()),
+        };
+        n.map(|n| n as u64)
+            .ok_or_else(|| Error::Format(format!("tensor {:?} is too large", self.name())))
+    }
+
+    /// The little-endian bytes; a DL4J tensor's are made now (one tensor at a time).
+    fn bytes(&self) -> Result<std::borrow::Cow<'_, [u8]>> {
+        let b = match self {
+            Init::Named(t) => std::borrow::Cow::Owned((t.bytes)()?),
+            Init::Const(c) => std::borrow::Cow::Borrowed(c.data.as_slice()),
+        };
+        if b.len() as u64 != self.byte_len()? {
+            return Err(Error::Format(format!(
+                "tensor {:?}: {} bytes of data, its shape needs {}",
+                self.name(),
+                b.len(),
+                self.byte_len()?
+            )));
+        }
+        Ok(b)
+    }
+}
+
+fn inits<'p, 'a>(parts: &'p ModelParts<'a>) -> impl Iterator<Item = Init<'p, 'a>> {
+    parts
+        .tensors
+        .iter()
+        .map(Init::Named)
+        .chain(parts.constants.iter().map(Init::Const))
+}
+
+/// The total byte size of the tensors written as initializers (for progress).
+pub fn data_size(parts: &ModelParts) -> Result<u64> {
+    inits(parts).try_fold(0u64, |a, i| Ok(a.saturating_add(i.byte_len()?)))
+}
+
+fn varint_len(v: u64) -> u64 {
+    protobuf::rt::compute_raw_varint64_size(v)
+}
+
+fn put_varint(out: &mut dyn Write, mut v: u64) -> std::io::Result<()> {
+    let mut buf = [0u8; 10];
+    let mut n = 0;
+    while v >= 0x80 {
+        buf[n] = (v as u8) | 0x80;
+        v >>= 7;
+        n += 1;
+    }
+    buf[n] = v as u8;
+    out.write_all(&buf[..=n])
+}
+
+fn encoded(m: &impl Message) -> Result<Vec<u8>> {
+    m.write_to_bytes()
+        .map_err(|e| Error::Format(format!("encoding ONNX: {e}")))
+}
+
+/// Field tags (field number << 3 | 2, length-delimited) of the messages written piecewise.
+const MODEL_GRAPH: u8 = 7 << 3 | 2;
+const GRAPH_INITIALIZER: u8 = 5 << 3 | 2;
+const TENSOR_RAW_DATA: u8 = 9 << 3 | 2;
+
+/// Writes the initializers' bytes into one data file (`out`), each at an aligned offset, and
+/// says where each went. Empty tensors have no bytes and stay inline.
+pub fn write_external(
+    parts: &ModelParts,
+    location: &str,
+    out: &mut dyn Write,
+    progress: &Progress,
+) -> Result<Placement> {
+    let io = |e: std::io::Error| Error::Format(format!("writing ONNX external data: {e}"));
+    let mut pos = 0u64;
+    let mut ranges = Vec::new();
+    for init in inits(parts) {
+        let len = init.byte_len()?;
+        // Small graph constants (shapes, axes, scalars) stay inline, as onnx's
+        // `convert_model_to_external_data` keeps tensors under 1 KiB: shape inference reads
+        // them and cannot read external data.
+        let small_constant = matches!(init, Init::Const(_)) && len < 1024;
+        if len == 0 || small_constant {
+            ranges.push(None);
+            continue;
+        }
+        // Page-aligned big tensors can be mapped straight from the file; 64 bytes suits any
+        // element type and SIMD load for the small ones.
+        let align = if len >= 4096 { 4096 } else { 64 };
+        let start = pos.div_ceil(align) * align;
+        std::io::copy(&mut std::io::repeat(0).take(start - pos), out).map_err(io)?;
+        out.write_all(&init.bytes()?).map_err(io)?;
+        progress.advance(len);
+        ranges.push(Some((start, len)));
+        pos = start + len;
+    }
+    Ok(Placement {
+        location: location.to_string(),
+        ranges,
+    })
+}
+
+/// Streams a model to `out`, the same bytes `ModelProto::write_to_bytes` gives: the message is
+/// written field by field (sizes computed up front), and each DL4J tensor's bytes are made
+/// only when its initializer is written, so at most one tensor is held besides the archive.
+/// With `placement` the initializers point into the data file instead of holding bytes.
+/// Fails before writing anything if the model would exceed protobuf's 2 GiB.
+pub fn encode_to(
+    parts: &ModelParts,
+    placement: Option<&Placement>,
+    out: &mut dyn Write,
+    progress: &Progress,
+) -> Result<()> {
+    let mut graph_head = GraphProto::new();
+    graph_head.name = "dl4j".into();
+    graph_head.node = parts.nodes.iter().map(node_proto).collect();
+    let mut graph_tail = GraphProto::new();
     for (name, dtype, dims) in &parts.inputs {
-        g.input.push(value_info(name, *dtype, dims.as_deref()));
+        graph_tail
+            .input
+            .push(value_info(name, *dtype, dims.as_deref()));
     }
     for (name, dtype, dims) in &parts.outputs {
-        g.output.push(value_info(name, *dtype, dims.as_deref()));
+        graph_tail
+            .output
+            .push(value_info(name, *dtype, dims.as_deref()));
     }
-    for t in &parts.tensors {
-        g.initializer
-            .push(tensor_proto(&t.name, t.dtype, &t.shape, (t.bytes)()?));
+    // Initializers without their raw data (the last field written), and the data's length.
+    let mut headers = Vec::new();
+    for (i, init) in inits(parts).enumerate() {
+        let mut h = init.header();
+        let range = placement.and_then(|p| p.ranges.get(i).copied().flatten());
+        let raw = match (placement, range) {
+            (Some(p), Some((offset, length))) => {
+                h.data_location = DataLocation::EXTERNAL.into();
+                for (k, v) in [
+                    ("location", p.location.clone()),
+                    ("offset", offset.to_string()),
+                    ("length", length.to_string()),
+                ] {
+                    let mut e = StringStringEntryProto::new();
+                    e.key = k.into();
+                    e.value = v;
+                    h.external_data.push(e);
+                }
+                0
+            }
+            _ => init.byte_len()?,
+        };
+        let header = encoded(&h)?;
+        headers.push((header, raw));
     }
-    for c in parts.constants {
-        g.initializer
-            .push(tensor_proto(&c.name, c.dtype, &c.shape, c.data));
-    }
-    let mut m = ModelProto::new();
-    m.ir_version = ir_version(parts.opset);
-    m.producer_name = parts.producer;
+    let message_len = |(header, raw): &(Vec<u8>, u64)| -> u64 {
+        let data = if *raw > 0 {
+            1 + varint_len(*raw) + raw
+        } else {
+            0
+        };
+        header.len() as u64 + data
+    };
+    let graph_head = encoded(&graph_head)?;
+    let graph_tail = encoded(&graph_tail)?;
+    let graph_len = graph_head.len() as u64
+        + headers
+            .iter()
+            .map(|h| {
+                let m = message_len(h);
+                1 + varint_len(m) + m
+            })
+            .sum::<u64>()
+        + graph_tail.len() as u64;
+
+    // Fields before the graph, then after it, in the order protobuf writes them.
+    let mut model_head = ModelProto::new();
+    model_head.ir_version = ir_version(parts.opset);
+    model_head.producer_name = parts.producer.clone();
     let mut op = OperatorSetIdProto::new();
     op.domain = String::new();
     op.version = parts.opset;
-    m.opset_import.push(op);
-    m.graph = Some(g).into();
-    for (k, v) in parts.metadata {
+    model_head.opset_import.push(op);
+    let mut model_tail = ModelProto::new();
+    for (k, v) in &parts.metadata {
         let mut e = StringStringEntryProto::new();
-        e.key = k;
-        e.value = v;
-        m.metadata_props.push(e);
+        e.key = k.clone();
+        e.value = v.clone();
+        model_tail.metadata_props.push(e);
     }
-    m.write_to_bytes()
-        .map_err(|e| Error::Format(format!("encoding ONNX: {e}")))
+    let model_head = encoded(&model_head)?;
+    let model_tail = encoded(&model_tail)?;
+    let total =
+        model_head.len() as u64 + 1 + varint_len(graph_len) + graph_len + model_tail.len() as u64;
+    if total > PROTOBUF_LIMIT {
+        return Err(Error::Format(format!(
+            "the ONNX model would be {total} bytes ({:.2} GiB), over protobuf's 2 GiB limit; \
+             pass --external-data to keep the tensors in a file beside the model",
+            total as f64 / (1u64 << 30) as f64
+        )));
+    }
+
+    let io = |e: std::io::Error| Error::Format(format!("writing ONNX: {e}"));
+    out.write_all(&model_head).map_err(io)?;
+    out.write_all(&[MODEL_GRAPH]).map_err(io)?;
+    put_varint(out, graph_len).map_err(io)?;
+    out.write_all(&graph_head).map_err(io)?;
+    for (init, h) in inits(parts).zip(&headers) {
+        out.write_all(&[GRAPH_INITIALIZER]).map_err(io)?;
+        put_varint(out, message_len(h)).map_err(io)?;
+        out.write_all(&h.0).map_err(io)?;
+        if h.1 > 0 {
+            out.write_all(&[TENSOR_RAW_DATA]).map_err(io)?;
+            put_varint(out, h.1).map_err(io)?;
+            out.write_all(&init.bytes()?).map_err(io)?;
+            progress.advance(h.1);
+        }
+    }
+    out.write_all(&graph_tail).map_err(io)?;
+    out.write_all(&model_tail).map_err(io)?;
+    Ok(())
+}
+
+/// Where one tensor's bytes lie in an external data file (range checked against the file).
+#[derive(Debug, Clone)]
+struct ExternalRef {
+    file: usize,
+    start: usize,
+    len: usize,
+}
+
+/// The files holding tensors' external data (ONNX `data_location = EXTERNAL`), each mapped once
+/// on first use. Locations are resolved in the model file's folder and must stay inside it.
+pub struct ExternalFiles {
+    /// The model file, when the model was read from one.
+    source: Option<PathBuf>,
+    /// Location as written, and its mapping (`None` for an empty file).
+    files: Vec<(String, Option<memmap2::Mmap>)>,
+}
+
+fn is_external(t: &TensorProto) -> bool {
+    t.data_location.value() == DataLocation::EXTERNAL as i32 || !t.external_data.is_empty()
+}
+
+impl ExternalFiles {
+    /// External data of a model read from `source` (`None`: not read from a file).
+    pub fn new(source: Option<&Path>) -> ExternalFiles {
+        ExternalFiles {
+            source: source.map(Path::to_path_buf),
+            files: Vec::new(),
+        }
+    }
+
+    /// Checks a location and resolves it inside the model's folder.
+    fn resolve(&self, tensor: &str, location: &str) -> Result<PathBuf> {
+        let bad = |why: &str| {
+            Error::Format(format!(
+                "tensor {tensor:?}: external data location {location:?} {why}"
+            ))
+        };
+        if location.is_empty() {
+            return Err(bad("is empty"));
+        }
+        // Backslashes would be separators on Windows and a `..` in disguise.
+        if location.contains('\\') {
+            return Err(bad(
+                "contains a backslash; only relative paths with / are allowed",
+            ));
+        }
+        let rel = Path::new(location);
+        if rel.is_absolute() || rel.has_root() {
+            return Err(bad(
+                "is absolute; it must be relative to the model's folder",
+            ));
+        }
+        if rel
+            .components()
+            .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
+        {
+            return Err(bad(
+                "leaves the model's folder (..); it must stay inside it",
+            ));
+        }
+        let source = self.source.as_ref().ok_or_else(|| {
+            bad("cannot be found: the model was not read from a file, so there is no folder to look in")
+        })?;
+        let dir = match source.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let path = dir.join(rel);
+        let missing = |e: std::io::Error| {
+            Error::Format(format!(
+                "tensor {tensor:?}: cannot open its external data file {}: {e}",
+                path.display()
+            ))
+        };
+        // A symbolic link inside the folder must not lead out of it either.
+        let real = path.canonicalize().map_err(missing)?;
+        let real_dir = dir.canonicalize().map_err(missing)?;
+        if !real.starts_with(&real_dir) {
+            return Err(bad(
+                "resolves outside the model's folder (through a symbolic link)",
+            ));
+        }
+        Ok(path)
+    }
+
+    fn open(&mut self, tensor: &str, location: &str) -> Result<usize> {
+        if let Some(i) = self.files.iter().position(|(l, _)| l == location) {
+            return Ok(i);
+        }
+        let path = self.resolve(tensor, location)?;
+        let err = |e: std::io::Error| {
+            Error::Format(format!(
+                "tensor {tensor:?}: cannot read its external data file {}: {e}",
+                path.display()
+            ))
+        };
+        let file = std::fs::File::open(&path).map_err(err)?;
+        let len = file.metadata().map_err(err)?.len();
+        let map = if len == 0 {
+            None
+        } else {
+            // SAFETY: mapped read-only; a file changed underneath by another process can only
+            // give wrong bytes, which are checked like any other input.
+            Some(unsafe { memmap2::Mmap::map(&file) }.map_err(err)?)
+        };
+        self.files.push((location.to_string(), map));
+        Ok(self.files.len() - 1)
+    }
+
+    /// Where `t`'s bytes are, if it keeps them outside the model (`None`: inline).
+    fn locate(&mut self, t: &TensorProto) -> Result<Option<ExternalRef>> {
+        if !is_external(t) {
+            return Ok(None);
+        }
+        let name = t.name.as_str();
+        let bad = |why: String| Error::Format(format!("tensor {name:?}: external data {why}"));
+        let mut location = None;
+        let mut offset = None;
+        let mut length = None;
+        for e in &t.external_data {
+            let number = || {
+                e.value.trim().parse::<u64>().map_err(|_| {
+                    bad(format!(
+                        "{} {:?} is not a non-negative integer",
+                        e.key, e.value
+                    ))
+                })
+            };
+            match e.key.as_str() {
+                "location" => location = Some(e.value.as_str()),
+                "offset" => offset = Some(number()?),
+                "length" => length = Some(number()?),
+                // `checksum` and unknown keys do not change where the bytes are.
+                _ => {}
+            }
+        }
+        let location = location.ok_or_else(|| bad("has no location".into()))?;
+        let file = self.open(name, location)?;
+        let size = self
+            .files
+            .get(file)
+            .and_then(|(_, m)| m.as_ref())
+            .map_or(0, |m| m.len() as u64);
+        let offset = offset.unwrap_or(0);
+        let past_end = |len: String| {
+            bad(format!(
+                "at offset {offset}, length {len} lies past the end of {location:?} ({size} bytes)"
+            ))
+        };
+        let length = match length {
+            Some(l) => l,
+            None => size
+                .checked_sub(offset)
+                .ok_or_else(|| past_end("(to the end)".into()))?,
+        };
+        match offset.checked_add(length) {
+            Some(end) if end <= size => {}
+            _ => return Err(past_end(length.to_string())),
+        }
+        // Both fit in usize: they lie within a mapped file.
+        let (start, len) = match (usize::try_from(offset), usize::try_from(length)) {
+            (Ok(s), Ok(l)) => (s, l),
+            _ => return Err(past_end(length.to_string())),
+        };
+        Ok(Some(ExternalRef { file, start, len }))
+    }
+
+    fn bytes(&self, r: &ExternalRef) -> &[u8] {
+        self.files
+            .get(r.file)
+            .and_then(|(_, m)| m.as_deref())
+            .and_then(|m| m.get(r.start..r.start.checked_add(r.len)?))
+            .unwrap_or(&[])
+    }
+
+    /// `t`'s data bytes: its `raw_data`, or its range of the external file.
+    fn raw<'t>(&'t mut self, t: &'t TensorProto) -> Result<&'t [u8]> {
+        Ok(match self.locate(t)? {
+            Some(r) => self.bytes(&r),
+            None => &t.raw_data,
+        })
+    }
 }
 
 /// A parsed model: its metadata and initializers (for rebuilding archives we wrote).
@@ -264,10 +670,12 @@ pub struct Parsed {
     metadata: HashMap<String, String>,
     initializers: HashMap<String, TensorProto>,
     shapes: HashMap<String, Vec<usize>>,
+    external: HashMap<String, ExternalRef>,
+    files: ExternalFiles,
 }
 
-/// Parses a model file.
-pub fn decode(bytes: &[u8]) -> Result<Parsed> {
+/// Parses a model file; external data is looked for beside `source`, the file read.
+pub fn decode(bytes: &[u8], source: Option<&Path>) -> Result<Parsed> {
     let m = ModelProto::parse_from_bytes(bytes)
         .map_err(|e| Error::Format(format!("not a valid ONNX model: {e}")))?;
     let metadata = m
@@ -277,6 +685,8 @@ pub fn decode(bytes: &[u8]) -> Result<Parsed> {
         .collect();
     let mut initializers = HashMap::new();
     let mut shapes = HashMap::new();
+    let mut external = HashMap::new();
+    let mut files = ExternalFiles::new(source);
     if let Some(g) = m.graph.into_option() {
         for t in g.initializer {
             let dims: Option<Vec<usize>> =
@@ -284,6 +694,9 @@ pub fn decode(bytes: &[u8]) -> Result<Parsed> {
             let dims = dims.ok_or_else(|| {
                 Error::Format(format!("initializer {:?} has a negative dimension", t.name))
             })?;
+            if let Some(r) = files.locate(&t)? {
+                external.insert(t.name.clone(), r);
+            }
             shapes.insert(t.name.clone(), dims);
             initializers.insert(t.name.clone(), t);
         }
@@ -292,18 +705,24 @@ pub fn decode(bytes: &[u8]) -> Result<Parsed> {
         metadata,
         initializers,
         shapes,
+        external,
+        files,
     })
 }
 
 impl TensorSource for Parsed {
     fn tensor(&self, name: &str) -> Option<TensorView<'_>> {
         let t = self.initializers.get(name)?;
+        let data = match self.external.get(name) {
+            Some(r) => self.files.bytes(r),
+            // Files we write use raw_data (or external data).
+            None => &t.raw_data,
+        };
         Some(TensorView {
             name: &t.name,
             dtype: dtype_of(t.data_type),
             shape: self.shapes.get(name)?,
-            // Files we write always use raw_data.
-            data: &t.raw_data,
+            data,
         })
     }
 
@@ -424,14 +843,9 @@ fn typed<T: Copy>(
     Ok(from_field(field))
 }
 
-/// A `TensorProto` as a tensor (raw or typed data; external data is refused).
-pub fn tensor_of(t: &TensorProto) -> Result<Tensor> {
+/// A `TensorProto` as a tensor (raw, typed or external data).
+pub fn tensor_of(t: &TensorProto, files: &mut ExternalFiles) -> Result<Tensor> {
     let name = t.name.as_str();
-    if t.data_location.value() == 1 || !t.external_data.is_empty() {
-        return Err(Error::Format(format!(
-            "tensor {name:?} keeps its data in an external file, which is not supported"
-        )));
-    }
     let dtype = dtype_of(t.data_type).ok_or_else(|| {
         Error::Format(format!(
             "tensor {name:?} has ONNX element type {}, which has no DL4J equivalent",
@@ -445,7 +859,7 @@ pub fn tensor_of(t: &TensorProto) -> Result<Tensor> {
         .iter()
         .try_fold(1usize, |a, &d| a.checked_mul(d))
         .ok_or_else(|| Error::Format(format!("tensor {name:?}: shape {shape:?} overflows")))?;
-    let raw = t.raw_data.as_slice();
+    let raw = files.raw(t)?;
     let data = match dtype {
         DType::F32 => typed(name, raw, &t.float_data, n, dtype, |v| {
             TensorData::F32(v.to_vec())
@@ -484,14 +898,17 @@ pub fn tensor_of(t: &TensorProto) -> Result<Tensor> {
 }
 
 /// Parses one serialized `TensorProto` (the `input_0.pb` files of ONNX test data), returning its
-/// name (possibly empty) and values.
+/// name (possibly empty) and values. Not read from a file, it cannot have external data.
 pub fn decode_tensor(bytes: &[u8]) -> Result<(String, Tensor)> {
     let t = TensorProto::parse_from_bytes(bytes)
         .map_err(|e| Error::Format(format!("not a serialized ONNX TensorProto: {e}")))?;
-    Ok((t.name.clone(), tensor_of(&t)?))
+    Ok((
+        t.name.clone(),
+        tensor_of(&t, &mut ExternalFiles::new(None))?,
+    ))
 }
 
-fn foreign_attr(a: &AttributeProto) -> Result<Attr> {
+fn foreign_attr(a: &AttributeProto, files: &mut ExternalFiles) -> Result<Attr> {
     let ty = a.type_.enum_value().ok();
     Ok(match ty {
         Some(AttributeType::INT) => Attr::Int(a.i),
@@ -507,7 +924,8 @@ fn foreign_attr(a: &AttributeProto) -> Result<Attr> {
         ),
         Some(AttributeType::TENSOR) => match a.t.as_ref() {
             Some(t) => Attr::Tensor(
-                tensor_of(t).map_err(|e| Error::Format(format!("attribute {:?}: {e}", a.name)))?,
+                tensor_of(t, files)
+                    .map_err(|e| Error::Format(format!("attribute {:?}: {e}", a.name)))?,
             ),
             None => Attr::Other("TENSOR without a value".into()),
         },
@@ -516,8 +934,10 @@ fn foreign_attr(a: &AttributeProto) -> Result<Attr> {
     })
 }
 
-/// Parses a model written by any tool, keeping its whole main graph.
-pub fn decode_foreign(bytes: &[u8]) -> Result<ForeignModel> {
+/// Parses a model written by any tool, keeping its whole main graph; external data is looked
+/// for beside `source`, the file read.
+pub fn decode_foreign(bytes: &[u8], source: Option<&Path>) -> Result<ForeignModel> {
+    let mut files = ExternalFiles::new(source);
     let m = ModelProto::parse_from_bytes(bytes)
         .map_err(|e| Error::Format(format!("not a valid ONNX model: {e}")))?;
     let opsets: Vec<(String, i64)> = m
@@ -543,7 +963,7 @@ pub fn decode_foreign(bytes: &[u8]) -> Result<ForeignModel> {
         let attrs = n
             .attribute
             .iter()
-            .map(|a| Ok((a.name.clone(), foreign_attr(a)?)))
+            .map(|a| Ok((a.name.clone(), foreign_attr(a, &mut files)?)))
             .collect::<Result<Vec<_>>>()
             .map_err(|e| Error::Format(format!("node {i} ({} {:?}): {e}", n.op_type, n.name)))?;
         nodes.push(ForeignNode {
@@ -561,7 +981,7 @@ pub fn decode_foreign(bytes: &[u8]) -> Result<ForeignModel> {
         .initializer
         .iter()
         .filter(|t| !is_text(t))
-        .map(|t| Ok((t.name.clone(), tensor_of(t)?)))
+        .map(|t| Ok((t.name.clone(), tensor_of(t, &mut files)?)))
         .collect::<Result<Vec<_>>>()?;
     let string_initializers = g
         .initializer

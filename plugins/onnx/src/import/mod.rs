@@ -36,6 +36,8 @@ pub struct ImportOptions {
     pub allow_partial: bool,
     /// Graph inputs to treat as constants (weights that a model takes as inputs).
     pub frozen: Vec<(String, Tensor)>,
+    /// The model file, whose folder holds any external data (`None`: such data is an error).
+    pub source_path: Option<std::path::PathBuf>,
 }
 
 /// An imported model and what the user should know about the conversion.
@@ -224,7 +226,7 @@ fn dims(d: &Option<Vec<Dim>>) -> Option<Vec<Option<usize>>> {
 
 /// Imports a model file written by another tool.
 pub fn import(bytes: &[u8], options: &ImportOptions) -> Result<Imported> {
-    let model = proto::decode_foreign(bytes)?;
+    let model = proto::decode_foreign(bytes, options.source_path.as_deref())?;
     import_model(&model, options)
 }
 

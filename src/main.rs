@@ -230,17 +230,20 @@ fn run(cli: Cli) -> dl4j::Result<()> {
             external_data,
             quiet,
         } => {
-            if bake_normalizer {
-                let onnx = match &to {
-                    Some(t) => t == dl4j::dl4j_onnx::FORMAT_ID,
-                    None => output
-                        .extension()
-                        .is_some_and(|e| e.eq_ignore_ascii_case("onnx")),
-                };
-                if !onnx {
-                    return Err(dl4j::Error::Refused(
-                        "--bake-normalizer applies to ONNX output only".into(),
-                    ));
+            let onnx = match &to {
+                Some(t) => t == dl4j::dl4j_onnx::FORMAT_ID,
+                None => output
+                    .extension()
+                    .is_some_and(|e| e.eq_ignore_ascii_case("onnx")),
+            };
+            for (set, flag) in [
+                (bake_normalizer, "--bake-normalizer"),
+                (external_data, "--external-data"),
+            ] {
+                if set && !onnx {
+                    return Err(dl4j::Error::Refused(format!(
+                        "{flag} applies to ONNX output only"
+                    )));
                 }
             }
             let text = |p: Option<PathBuf>| -> dl4j::Result<Option<String>> {

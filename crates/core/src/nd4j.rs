@@ -314,6 +314,31 @@ pub fn decode_be(dtype: DType, bytes: &[u8]) -> TensorData {
     }
 }
 
+/// Appends the big-endian elements in `bytes` to `out` (of the same dtype) without an
+/// intermediate buffer: the streaming decoder's inner loop.
+pub fn extend_be(out: &mut TensorData, bytes: &[u8]) {
+    macro_rules! ext {
+        ($v:expr, $n:literal, $f:expr) => {
+            $v.extend(bytes.chunks_exact($n).map(|c| $f(c.try_into().unwrap())))
+        };
+    }
+    match out {
+        TensorData::F64(v) => ext!(v, 8, f64::from_be_bytes),
+        TensorData::F32(v) => ext!(v, 4, f32::from_be_bytes),
+        TensorData::F16(v) => ext!(v, 2, |b| f16::from_bits(u16::from_be_bytes(b))),
+        TensorData::BF16(v) => ext!(v, 2, |b| bf16::from_bits(u16::from_be_bytes(b))),
+        TensorData::I64(v) => ext!(v, 8, i64::from_be_bytes),
+        TensorData::U64(v) => ext!(v, 8, u64::from_be_bytes),
+        TensorData::I32(v) => ext!(v, 4, i32::from_be_bytes),
+        TensorData::U32(v) => ext!(v, 4, u32::from_be_bytes),
+        TensorData::I16(v) => ext!(v, 2, i16::from_be_bytes),
+        TensorData::U16(v) => ext!(v, 2, u16::from_be_bytes),
+        TensorData::I8(v) => v.extend(bytes.iter().map(|&b| b as i8)),
+        TensorData::U8(v) => v.extend_from_slice(bytes),
+        TensorData::Bool(v) => v.extend(bytes.iter().map(|&b| b != 0)),
+    }
+}
+
 /// Encodes elements big-endian as `DataOutputStream` does (float NaNs canonicalised).
 pub fn encode_be(data: &TensorData, out: &mut Vec<u8>) {
     out.reserve(data.len() * data.dtype().size());

@@ -158,7 +158,7 @@ impl<R: Read> ArrayInput for StreamInput<R> {
         while left > 0 {
             let step = left.min(buf.len());
             self.fill(&mut buf[..step], what)?;
-            out.append(crate::nd4j::decode_be(dtype, &buf[..step]));
+            crate::nd4j::extend_be(&mut out, &buf[..step]);
             left -= step;
         }
         Ok(out)

@@ -95,18 +95,20 @@ pub fn write(archive: &Archive, out: &mut dyn Write) -> Result<()> {
     let mut names = HashSet::new();
     for t in &flat.tensors {
         let member = format!("{}.npy", t.name);
-        if member == METADATA_MEMBER || !names.insert(member.clone()) {
+        if member == METADATA_MEMBER || !names.insert(member) {
             return Err(bad(format!("tensor name {:?} cannot be stored", t.name)));
         }
         if t.dtype == DType::BF16 {
             bf16.push(t.name.clone());
         }
-        let data = (t.bytes)()?;
+    }
+    for t in &flat.tensors {
+        let member = format!("{}.npy", t.name);
         let header = npy::header(npy::descr(t.dtype), &t.shape);
-        start(&mut zip, &member, header.len() as u64 + data.len() as u64)?;
-        zip.write_all(&header)
-            .and_then(|()| zip.write_all(&data))
-            .map_err(|e| bad(format!("writing {member}: {e}")))?;
+        start(&mut zip, &member, header.len() as u64 + t.byte_len() as u64)?;
+        let failed = |e: std::io::Error| bad(format!("writing {member}: {e}"));
+        zip.write_all(&header).map_err(failed)?;
+        t.stream(&mut |b| zip.write_all(b).map_err(failed))?;
     }
     let mut meta = serde_json::Map::new();
     for (k, v) in &flat.metadata {

@@ -269,21 +269,22 @@ impl Init<'_, '_> {
             .ok_or_else(|| Error::Format(format!("tensor {:?} is too large", self.name())))
     }
 
-    /// The little-endian bytes; a DL4J tensor's are made now (one tensor at a time).
-    fn bytes(&self) -> Result<std::borrow::Cow<'_, [u8]>> {
-        let b = match self {
-            Init::Named(t) => std::borrow::Cow::Owned((t.bytes)()?),
-            Init::Const(c) => std::borrow::Cow::Borrowed(c.data.as_slice()),
-        };
-        if b.len() as u64 != self.byte_len()? {
-            return Err(Error::Format(format!(
-                "tensor {:?}: {} bytes of data, its shape needs {}",
-                self.name(),
-                b.len(),
-                self.byte_len()?
-            )));
+    /// Streams the little-endian bytes to `sink`; a DL4J tensor's are made as they go.
+    fn stream(&self, sink: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()> {
+        match self {
+            Init::Named(t) => t.stream(sink),
+            Init::Const(c) => {
+                if c.data.len() as u64 != self.byte_len()? {
+                    return Err(Error::Format(format!(
+                        "tensor {:?}: {} bytes of data, its shape needs {}",
+                        self.name(),
+                        c.data.len(),
+                        self.byte_len()?
+                    )));
+                }
+                sink(&c.data)
+            }
         }
-        Ok(b)
     }
 }
 
@@ -352,8 +353,11 @@ pub fn write_external(
         let align = if len >= 4096 { 4096 } else { 64 };
         let start = pos.div_ceil(align) * align;
         std::io::copy(&mut std::io::repeat(0).take(start - pos), out).map_err(io)?;
-        out.write_all(&init.bytes()?).map_err(io)?;
-        progress.advance(len);
+        init.stream(&mut |b| {
+            out.write_all(b).map_err(io)?;
+            progress.advance(b.len() as u64);
+            Ok(())
+        })?;
         ranges.push(Some((start, len)));
         pos = start + len;
     }
@@ -472,8 +476,11 @@ pub fn encode_to(
         if h.1 > 0 {
             out.write_all(&[TENSOR_RAW_DATA]).map_err(io)?;
             put_varint(out, h.1).map_err(io)?;
-            out.write_all(&init.bytes()?).map_err(io)?;
-            progress.advance(h.1);
+            init.stream(&mut |b| {
+                out.write_all(b).map_err(io)?;
+                progress.advance(b.len() as u64);
+                Ok(())
+            })?;
         }
     }
     out.write_all(&graph_tail).map_err(io)?;

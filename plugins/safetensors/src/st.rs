@@ -114,7 +114,7 @@ pub fn to_tensor(t: &StTensor) -> Result<Tensor> {
 }
 
 /// Writes a safetensors file: header (metadata first, then tensors in the given order, offsets
-/// consecutive, padded with spaces to 8 bytes), then each tensor's bytes, one at a time.
+/// consecutive, padded with spaces to 8 bytes), then each tensor's bytes, streamed as they are made.
 pub fn write(
     items: &[NamedTensor],
     metadata: &[(String, String)],
@@ -162,18 +162,11 @@ pub fn write(
     out.write_all(&text).map_err(io)?;
     progress.start(offset as u64);
     for it in items {
-        let b = (it.bytes)()?;
-        if b.len() != it.byte_len() {
-            return Err(Error::Inconsistent(format!(
-                "tensor {:?}: {} bytes produced for shape {:?} of {}",
-                it.name,
-                b.len(),
-                it.shape,
-                it.dtype
-            )));
-        }
-        out.write_all(&b).map_err(io)?;
-        progress.advance(b.len() as u64);
+        it.stream(&mut |b| {
+            out.write_all(b).map_err(io)?;
+            progress.advance(b.len() as u64);
+            Ok(())
+        })?;
     }
     Ok(())
 }

@@ -8,14 +8,14 @@
 
 use serde_json::{json, Value};
 
-use super::le::{encode_le, segment_le};
+use super::le::{data_le_to, segment_le_to};
 use super::{meta, NamedTensor};
 use crate::archive::{Archive, ParamsStorage};
 use crate::error::Result;
 use crate::layout::ParamLayout;
 use crate::nd4j::Nd4jArray;
 use crate::normalizer::Normalizer;
-use crate::tensor::{DType, Order, TensorData};
+use crate::tensor::{DType, Order};
 use crate::updater::UpdaterLayout;
 
 /// A stretch of the flat parameter vector stored as one tensor.
@@ -120,12 +120,6 @@ fn state_pieces(segments: &[Segment], ul: &UpdaterLayout) -> Result<Vec<StatePie
         }
     }
     Ok(v)
-}
-
-fn le_bytes(data: &TensorData) -> Vec<u8> {
-    let mut out = Vec::new();
-    encode_le(data, &mut out);
-    out
 }
 
 fn array_meta(a: &Nd4jArray) -> Value {
@@ -253,7 +247,7 @@ fn u8_item<'a>(name: String, bytes: &'a [u8]) -> NamedTensor<'a> {
         name,
         dtype: DType::U8,
         shape: vec![bytes.len()],
-        bytes: Box::new(move || Ok(bytes.to_vec())),
+        bytes: Box::new(move |sink| sink(bytes)),
     }
 }
 
@@ -279,14 +273,15 @@ pub fn flatten<'a>(archive: &'a Archive, tool: &str) -> Result<super::Flattened<
             name: s.name.clone(),
             dtype: params.tensor.dtype(),
             shape: s.shape.clone(),
-            bytes: Box::new(move || {
+            bytes: Box::new(move |sink| {
                 let run = offset..offset + shape.iter().product::<usize>();
-                Ok(segment_le(
+                segment_le_to(
                     params.tensor.data(),
                     std::slice::from_ref(&run),
                     &shape,
                     order,
-                ))
+                    sink,
+                )
             }),
         });
     }
@@ -327,7 +322,7 @@ pub fn flatten<'a>(archive: &'a Archive, tool: &str) -> Result<super::Flattened<
                 name: "updater.flat".into(),
                 dtype: state.tensor.dtype(),
                 shape: vec![state.tensor.len()],
-                bytes: Box::new(move || Ok(le_bytes(state.tensor.data()))),
+                bytes: Box::new(move |sink| data_le_to(state.tensor.data(), sink)),
             });
         }
         for p in state_pieces_list {
@@ -336,7 +331,9 @@ pub fn flatten<'a>(archive: &'a Archive, tool: &str) -> Result<super::Flattened<
                 name: p.name,
                 dtype: state.tensor.dtype(),
                 shape: p.shape,
-                bytes: Box::new(move || Ok(segment_le(state.tensor.data(), &runs, &shape, order))),
+                bytes: Box::new(move |sink| {
+                    segment_le_to(state.tensor.data(), &runs, &shape, order, sink)
+                }),
             });
         }
     }
@@ -349,7 +346,7 @@ pub fn flatten<'a>(archive: &'a Archive, tool: &str) -> Result<super::Flattened<
                 name: format!("normalizer.{name}"),
                 dtype: a.tensor.dtype(),
                 shape: a.tensor.shape().to_vec(),
-                bytes: Box::new(move || Ok(le_bytes(a.tensor.data()))),
+                bytes: Box::new(move |sink| data_le_to(a.tensor.data(), sink)),
             });
         }
         if let Some(raw) = normalizer_raw(n) {

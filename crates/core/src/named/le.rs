@@ -2,6 +2,7 @@
 
 use std::ops::Range;
 
+use crate::error::Result;
 use crate::layout::segment_positions;
 use crate::tensor::{DType, Order, TensorData};
 
@@ -89,85 +90,157 @@ le_via!(
     bool => |x| [x as u8],
 );
 
-fn segment_typed<T: Le>(v: &[T], runs: &[Range<usize>], shape: &[usize], order: Order) -> Vec<u8> {
+/// Bytes handed to a sink at a time when a tensor's bytes are made (not borrowed): large enough
+/// for few calls, small enough to stay in cache between making and writing.
+const CHUNK: usize = 1 << 20;
+
+/// Where a tensor's little-endian bytes go, in order, piece by piece.
+pub type Sink<'s> = dyn FnMut(&[u8]) -> Result<()> + 's;
+
+fn segment_typed<T: Le>(
+    v: &[T],
+    runs: &[Range<usize>],
+    shape: &[usize],
+    order: Order,
+    sink: &mut Sink,
+) -> Result<()> {
     let n: usize = shape.iter().product();
-    // Fast paths for the usual case, one contiguous run: a straight copy, or a blocked
-    // transpose for f-ordered matrices (DL4J's dense and recurrent weights).
+    // Fast paths for the usual case, one contiguous run: the elements' own memory, or a
+    // blocked transpose for f-ordered matrices (DL4J's dense and recurrent weights).
     if let [run] = runs {
         if let Some(seg) = v.get(run.clone()).filter(|s| s.len() == n) {
             match (order, shape) {
-                (Order::C, _) | (Order::F, [] | [_]) => return bulk_le(seg),
-                (Order::F, [rows, cols]) => return transpose_f_le(seg, *rows, *cols),
+                (Order::C, _) | (Order::F, [] | [_]) => return bulk_le(seg, sink),
+                (Order::F, [rows, cols]) => return transpose_f_le(seg, *rows, *cols, sink),
                 _ => {}
             }
         }
     }
-    let mut out = Vec::with_capacity(n * std::mem::size_of::<T>().max(1));
+    let size = std::mem::size_of::<T>().max(1);
+    let mut out = Vec::with_capacity(CHUNK.min(n * size));
     for i in segment_positions(runs, shape, order) {
         v[i].put(&mut out);
+        if out.len() >= CHUNK {
+            sink(&out)?;
+            out.clear();
+        }
     }
-    out
+    if !out.is_empty() {
+        sink(&out)?;
+    }
+    Ok(())
 }
 
-/// Little-endian bytes of the column-major `rows` x `cols` matrix `seg` in row-major order,
-/// transposed in cache-sized tiles straight into the output.
-fn transpose_f_le<T: Le>(seg: &[T], rows: usize, cols: usize) -> Vec<u8> {
+/// Little-endian bytes of the column-major `rows` x `cols` matrix `seg` in row-major order:
+/// blocks of whole output rows, each transposed in cache-sized tiles into one reused buffer.
+fn transpose_f_le<T: Le>(seg: &[T], rows: usize, cols: usize, sink: &mut Sink) -> Result<()> {
     const TILE: usize = 32;
     let size = std::mem::size_of::<T>();
-    let mut out = vec![0u8; size_of_val(seg)];
-    for i0 in (0..rows).step_by(TILE) {
-        for j0 in (0..cols).step_by(TILE) {
-            for i in i0..(i0 + TILE).min(rows) {
-                for j in j0..(j0 + TILE).min(cols) {
-                    let at = (i * cols + j) * size;
-                    seg[i + j * rows].put_at(&mut out[at..at + size]);
+    let row_bytes = cols * size;
+    if row_bytes == 0 || rows == 0 {
+        return Ok(());
+    }
+    // A multiple of TILE rows when rows are short; a single row when one row is already large.
+    let block = match CHUNK / row_bytes {
+        0 => 1,
+        r if r < TILE => r,
+        r => r - r % TILE,
+    };
+    let mut out = vec![0u8; block.min(rows) * row_bytes];
+    for r0 in (0..rows).step_by(block) {
+        let r1 = (r0 + block).min(rows);
+        let buf = &mut out[..(r1 - r0) * row_bytes];
+        for i0 in (r0..r1).step_by(TILE) {
+            for j0 in (0..cols).step_by(TILE) {
+                for i in i0..(i0 + TILE).min(r1) {
+                    for j in j0..(j0 + TILE).min(cols) {
+                        let at = ((i - r0) * cols + j) * size;
+                        seg[i + j * rows].put_at(&mut buf[at..at + size]);
+                    }
                 }
             }
         }
+        sink(buf)?;
     }
-    out
+    Ok(())
 }
 
-/// Little-endian bytes of a slice of elements, in one pass.
-fn bulk_le<T: Le>(v: &[T]) -> Vec<u8> {
+/// Little-endian bytes of a slice of elements: on little-endian machines their own memory.
+fn bulk_le<T: Le>(v: &[T], sink: &mut Sink) -> Result<()> {
     #[cfg(target_endian = "little")]
     {
         // SAFETY: every `Le` type is a plain number (or bool, one byte of 0/1) without padding
         // or invalid byte patterns, so its memory is exactly its little-endian encoding here.
         let bytes = unsafe { std::slice::from_raw_parts(v.as_ptr().cast::<u8>(), size_of_val(v)) };
-        bytes.to_vec()
+        // In pieces, so a progress bar moves while a large tensor is written.
+        for piece in bytes.chunks(16 * CHUNK) {
+            sink(piece)?;
+        }
+        Ok(())
     }
     #[cfg(not(target_endian = "little"))]
     {
-        let mut out = Vec::with_capacity(size_of_val(v));
-        v.iter().for_each(|x| x.put(&mut out));
-        out
+        let mut out = Vec::with_capacity(CHUNK.min(size_of_val(v)));
+        for x in v {
+            x.put(&mut out);
+            if out.len() >= CHUNK {
+                sink(&out)?;
+                out.clear();
+            }
+        }
+        if !out.is_empty() {
+            sink(&out)?;
+        }
+        Ok(())
     }
 }
 
-/// Little-endian bytes, in row-major order of `shape`, of the segment made of `runs` of `data`
-/// and laid out in `order`: one pass, no intermediate copy.
+/// Streams the little-endian bytes, in row-major order of `shape`, of the segment made of
+/// `runs` of `data` and laid out in `order` to `sink`: one pass, no copy of the whole segment.
+pub fn segment_le_to(
+    data: &TensorData,
+    runs: &[Range<usize>],
+    shape: &[usize],
+    order: Order,
+    sink: &mut Sink,
+) -> Result<()> {
+    match data {
+        TensorData::F64(v) => segment_typed(v, runs, shape, order, sink),
+        TensorData::F32(v) => segment_typed(v, runs, shape, order, sink),
+        TensorData::F16(v) => segment_typed(v, runs, shape, order, sink),
+        TensorData::BF16(v) => segment_typed(v, runs, shape, order, sink),
+        TensorData::I64(v) => segment_typed(v, runs, shape, order, sink),
+        TensorData::U64(v) => segment_typed(v, runs, shape, order, sink),
+        TensorData::I32(v) => segment_typed(v, runs, shape, order, sink),
+        TensorData::U32(v) => segment_typed(v, runs, shape, order, sink),
+        TensorData::I16(v) => segment_typed(v, runs, shape, order, sink),
+        TensorData::U16(v) => segment_typed(v, runs, shape, order, sink),
+        TensorData::I8(v) => segment_typed(v, runs, shape, order, sink),
+        TensorData::U8(v) => segment_typed(v, runs, shape, order, sink),
+        TensorData::Bool(v) => segment_typed(v, runs, shape, order, sink),
+    }
+}
+
+/// Streams all of `data` as little-endian bytes in its own element order.
+pub fn data_le_to(data: &TensorData, sink: &mut Sink) -> Result<()> {
+    let n = data.len();
+    segment_le_to(data, std::slice::from_ref(&(0..n)), &[n], Order::C, sink)
+}
+
+/// [`segment_le_to`] collected into one buffer.
 pub fn segment_le(
     data: &TensorData,
     runs: &[Range<usize>],
     shape: &[usize],
     order: Order,
 ) -> Vec<u8> {
-    match data {
-        TensorData::F64(v) => segment_typed(v, runs, shape, order),
-        TensorData::F32(v) => segment_typed(v, runs, shape, order),
-        TensorData::F16(v) => segment_typed(v, runs, shape, order),
-        TensorData::BF16(v) => segment_typed(v, runs, shape, order),
-        TensorData::I64(v) => segment_typed(v, runs, shape, order),
-        TensorData::U64(v) => segment_typed(v, runs, shape, order),
-        TensorData::I32(v) => segment_typed(v, runs, shape, order),
-        TensorData::U32(v) => segment_typed(v, runs, shape, order),
-        TensorData::I16(v) => segment_typed(v, runs, shape, order),
-        TensorData::U16(v) => segment_typed(v, runs, shape, order),
-        TensorData::I8(v) => segment_typed(v, runs, shape, order),
-        TensorData::U8(v) => segment_typed(v, runs, shape, order),
-        TensorData::Bool(v) => segment_typed(v, runs, shape, order),
-    }
+    let mut out = Vec::with_capacity(shape.iter().product::<usize>() * data.dtype().size());
+    segment_le_to(data, runs, shape, order, &mut |b| {
+        out.extend_from_slice(b);
+        Ok(())
+    })
+    .expect("collecting into memory cannot fail");
+    out
 }
 
 #[cfg(test)]
@@ -203,5 +276,57 @@ mod fast_path_tests {
                 "{runs:?} {shape:?} {order:?}"
             );
         }
+    }
+
+    /// Matrices whose rows make one, a few or many blocks of the streamed transpose, and a
+    /// generic (multi-run) segment over several chunks: the pieces join to the definition and
+    /// none exceeds a chunk unless one output row does.
+    #[test]
+    #[allow(clippy::single_range_in_vec_init)] // one run is the case under test
+    fn streamed_pieces_join_to_the_definition() {
+        let v: Vec<f32> = (0..1_300_000).map(|i| (i % 9973) as f32 - 0.25).collect();
+        let data = TensorData::F32(v.clone());
+        for (runs, shape, max_piece) in [
+            (vec![1..1 + 300 * 4000], vec![300, 4000], CHUNK),
+            (vec![0..2000 * 300], vec![2000, 300], CHUNK),
+            (vec![5..5 + 3 * 400_000], vec![3, 400_000], 1_600_000),
+            (
+                vec![0..500_000, 600_000..1_100_000],
+                vec![1000, 1000],
+                CHUNK + 4,
+            ),
+        ] {
+            let mut joined = Vec::new();
+            let mut largest = 0;
+            segment_le_to(&data, &runs, &shape, Order::F, &mut |b| {
+                largest = largest.max(b.len());
+                joined.extend_from_slice(b);
+                Ok(())
+            })
+            .unwrap();
+            assert!(
+                largest <= max_piece,
+                "{shape:?}: a piece of {largest} bytes"
+            );
+            assert!(
+                joined == reference(&v, &runs, &shape, Order::F),
+                "{runs:?} {shape:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_sink_error_stops_the_stream() {
+        let data = TensorData::F32(vec![1.0; 600_000]);
+        let mut calls = 0;
+        let run = 0..600_000;
+        let runs = std::slice::from_ref(&run);
+        let err = segment_le_to(&data, runs, &[600, 1000], Order::F, &mut |_| {
+            calls += 1;
+            Err(crate::Error::Format("disk full".into()))
+        })
+        .unwrap_err();
+        assert_eq!(calls, 1);
+        assert!(err.to_string().contains("disk full"));
     }
 }

@@ -17,17 +17,47 @@ use crate::tensor::DType;
 pub use flatten::flatten;
 pub use rebuild::rebuild;
 
+/// Streams a tensor's little-endian bytes to a sink.
+pub type StreamBytes<'a> = dyn Fn(&mut le::Sink) -> Result<()> + Send + Sync + 'a;
+
 /// A tensor to write: its little-endian bytes are produced only when asked for.
 pub struct NamedTensor<'a> {
     pub name: String,
     pub dtype: DType,
     pub shape: Vec<usize>,
-    pub bytes: Box<dyn Fn() -> Result<Vec<u8>> + 'a>,
+    /// Streams the little-endian bytes to the sink, in pieces (never the whole tensor copied).
+    pub bytes: Box<StreamBytes<'a>>,
 }
 
 impl NamedTensor<'_> {
     pub fn byte_len(&self) -> usize {
         self.shape.iter().product::<usize>() * self.dtype.size()
+    }
+
+    /// Streams the tensor's bytes to `sink`, checking that they are exactly `byte_len` long.
+    pub fn stream(&self, sink: &mut le::Sink) -> Result<()> {
+        let mut n = 0usize;
+        (self.bytes)(&mut |b: &[u8]| {
+            n += b.len();
+            sink(b)
+        })?;
+        if n != self.byte_len() {
+            return Err(crate::Error::Inconsistent(format!(
+                "tensor {:?}: {n} bytes produced for shape {:?} of {}",
+                self.name, self.shape, self.dtype
+            )));
+        }
+        Ok(())
+    }
+
+    /// The tensor's bytes in one buffer.
+    pub fn to_vec(&self) -> Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(self.byte_len());
+        self.stream(&mut |b| {
+            out.extend_from_slice(b);
+            Ok(())
+        })?;
+        Ok(out)
     }
 }
 

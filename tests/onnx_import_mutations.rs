@@ -87,13 +87,11 @@ fn hostile_shapes_fail_fast() {
         value("x", &[None, Some(3)]),
         value("y", &[None, Some(3)]),
     );
-    let start = std::time::Instant::now();
+    // The error comes from the size check, before anything of that size is built.
     let e = import(&bytes, &ImportOptions::default())
         .unwrap_err()
         .to_string();
     assert!(e.contains("ConstantOfShape \"huge\""), "{e}");
-    // Not a timing assertion on the result, only a guard that nothing large was built.
-    assert!(start.elapsed().as_secs() < 30);
 
     let nodes = vec![node("Reshape", "r", &["x", "shape"], &["y"], vec![])];
     let bytes = model(

@@ -661,8 +661,7 @@ fn shared_references_cannot_blow_up_the_text() {
             b.extend((BASE_HANDLE + 2 + k - 1).to_be_bytes());
         }
     }
-    let start = std::time::Instant::now();
+    // "would exceed" comes from the budget check, before the 2^40 leaves are printed.
     let e = display(&b).unwrap_err().to_string();
     assert!(e.contains("would exceed"), "{e}");
-    assert!(start.elapsed().as_secs() < 10);
 }

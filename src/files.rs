@@ -60,10 +60,12 @@ pub fn open_noted(
 /// Reads what `inspect` reports: like `open`, but a DL4J zip's parameters and updater state are
 /// read from their headers only (right shapes and types, zeros for values; see
 /// [`dl4j_core::serializer::read_archive_skeleton`]), so a model of any size opens at once. The
-/// result is for reports only: never write it.
+/// result is for reports only: never write it. `max_size` is the ceiling on inflated bytes
+/// (`None`: [`dl4j_core::plugin::DEFAULT_MAX_SIZE`]).
 pub fn open_for_report(
     path: impl AsRef<Path>,
     from: Option<&str>,
+    max_size: Option<u64>,
 ) -> Result<(Archive, &'static Format)> {
     let path = path.as_ref();
     crate::formats();
@@ -82,8 +84,11 @@ pub fn open_for_report(
     }
     .map_err(|e| e.in_file(path))?;
     if format.id == dl4j_native::FORMAT_ID {
-        let archive =
-            dl4j_core::serializer::read_archive_skeleton(bytes).map_err(|e| e.in_file(path))?;
+        let archive = dl4j_core::serializer::read_archive_skeleton(
+            bytes,
+            max_size.unwrap_or(dl4j_core::plugin::DEFAULT_MAX_SIZE),
+        )
+        .map_err(|e| e.in_file(path))?;
         return Ok((archive, format));
     }
     drop(map);

@@ -88,6 +88,11 @@ enum Command {
         /// No progress bar (bars only show when stderr is a terminal anyway).
         #[arg(long, short)]
         quiet: bool,
+        /// Ceiling on the bytes inflated from a DL4J zip, from the sizes its entries declare
+        /// (bytes, or with K, M, G, T: 512M, 32G). A zip declaring more is refused before
+        /// anything inflates.
+        #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "16G")]
+        max_size: u64,
     },
     /// Show what a model file holds.
     Inspect {
@@ -98,6 +103,10 @@ enum Command {
         /// Input format id; detected when omitted.
         #[arg(long)]
         from: Option<String>,
+        /// Ceiling on the bytes inflated from a DL4J zip (parameters and updater state are not
+        /// inflated by inspect; see `convert --max-size`).
+        #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "16G")]
+        max_size: u64,
     },
     /// List the formats, built-in and loaded from plugins: what each reads and writes, its
     /// extensions and where it comes from.
@@ -229,6 +238,7 @@ fn run(cli: Cli) -> dl4j::Result<()> {
             compression,
             external_data,
             quiet,
+            max_size,
         } => {
             let onnx = match &to {
                 Some(t) => t == dl4j::dl4j_onnx::FORMAT_ID,
@@ -260,6 +270,7 @@ fn run(cli: Cli) -> dl4j::Result<()> {
                     loss,
                     allow_partial,
                     frozen: frozen_inputs(&freeze)?,
+                    max_size: Some(max_size),
                     ..Default::default()
                 },
                 drop_updater: no_updater,
@@ -300,8 +311,14 @@ fn run(cli: Cli) -> dl4j::Result<()> {
             );
             Ok(())
         }
-        Command::Inspect { file, json, from } => {
-            let (archive, format) = dl4j::files::open_for_report(&file, from.as_deref())?;
+        Command::Inspect {
+            file,
+            json,
+            from,
+            max_size,
+        } => {
+            let (archive, format) =
+                dl4j::files::open_for_report(&file, from.as_deref(), Some(max_size))?;
             let report = dl4j::inspect::report(&archive, format);
             if json {
                 println!(
@@ -421,6 +438,51 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("dl4j: error: {e}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// `--max-size`: bytes, or a number with K, M, G or T (powers of 1024; a trailing B or iB is
+/// allowed: 512M, 16GiB, 2.5G).
+fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let t = t
+        .strip_suffix("iB")
+        .or_else(|| t.strip_suffix('B'))
+        .unwrap_or(t);
+    let (num, shift) = match t.chars().last().map(|c| c.to_ascii_uppercase()) {
+        Some('K') => (&t[..t.len() - 1], 10),
+        Some('M') => (&t[..t.len() - 1], 20),
+        Some('G') => (&t[..t.len() - 1], 30),
+        Some('T') => (&t[..t.len() - 1], 40),
+        _ => (t, 0),
+    };
+    let value: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size (bytes, or with K, M, G, T: 512M, 16G)"))?;
+    let bytes = value * (1u64 << shift) as f64;
+    if !(bytes.is_finite() && bytes >= 1.0 && bytes < u64::MAX as f64) {
+        return Err(format!("{text:?} is not a usable size"));
+    }
+    Ok(bytes as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_parse_with_binary_units() {
+        assert_eq!(parse_size("1024"), Ok(1024));
+        assert_eq!(parse_size("1K"), Ok(1024));
+        assert_eq!(parse_size("512M"), Ok(512 << 20));
+        assert_eq!(parse_size("16G"), Ok(16 << 30));
+        assert_eq!(parse_size("16GiB"), Ok(16 << 30));
+        assert_eq!(parse_size("2.5g"), Ok(5 << 29));
+        assert_eq!(parse_size("1T"), Ok(1 << 40));
+        for bad in ["", "G", "lots", "-1G", "0", "1e30T"] {
+            assert!(parse_size(bad).is_err(), "{bad:?}");
         }
     }
 }

@@ -94,30 +94,33 @@ fn truncated_coefficients() {
 }
 
 #[test]
-fn length_field_claiming_2_pow_40_elements() {
+fn length_field_claiming_2_pow_40_and_2_pow_60_elements() {
     let dir = tempfile::tempdir().unwrap();
     // Modern encoding: the data buffer's int64 length follows its "MIXED_DATA_TYPES" mode string.
-    let p = mutated(
-        dir.path(),
-        "huge_length.zip",
-        "dl4j/1.0.0-beta7-SNAPSHOT/integration-tests/MLPMoon/Model_RANDOM_INIT_UNTRAINED.zip",
-        "coefficients.bin",
-        |b| {
-            let mode = b"\x00\x10MIXED_DATA_TYPES";
-            let second = b
-                .windows(mode.len())
-                .enumerate()
-                .filter(|(_, w)| *w == mode)
-                .nth(1)
-                .unwrap()
-                .0;
-            let mut v = b.to_vec();
-            let at = second + mode.len();
-            v[at..at + 8].copy_from_slice(&(1u64 << 40).to_be_bytes());
-            v
-        },
-    );
-    assert_rejected(&p, &["coefficients.bin", "1099511627776"]);
+    // Both fail on the length check, before anything of that size is allocated.
+    for bits in [40u32, 60] {
+        let p = mutated(
+            dir.path(),
+            &format!("huge_length_{bits}.zip"),
+            "dl4j/1.0.0-beta7-SNAPSHOT/integration-tests/MLPMoon/Model_RANDOM_INIT_UNTRAINED.zip",
+            "coefficients.bin",
+            |b| {
+                let mode = b"\x00\x10MIXED_DATA_TYPES";
+                let second = b
+                    .windows(mode.len())
+                    .enumerate()
+                    .filter(|(_, w)| *w == mode)
+                    .nth(1)
+                    .unwrap()
+                    .0;
+                let mut v = b.to_vec();
+                let at = second + mode.len();
+                v[at..at + 8].copy_from_slice(&(1u64 << bits).to_be_bytes());
+                v
+            },
+        );
+        assert_rejected(&p, &["coefficients.bin", &(1u64 << bits).to_string()]);
+    }
 
     // Legacy encoding: int32 lengths, and a shape whose product overflows.
     let p = mutated(
@@ -315,4 +318,100 @@ fn huge_layer_sizes_in_the_configuration() {
             String::from_utf8_lossy(&r.stderr)
         );
     }
+}
+
+/// A zip bomb: coefficients.bin declares 20 GiB (zip64 sizes, in the local header and the
+/// central directory) over a short DEFLATE stream. convert refuses it from the declared sizes
+/// before anything inflates, also in a process limited to 1 GiB of address space.
+#[test]
+fn zip_bomb_declaring_20_gib_is_refused_before_inflating() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = fixture(
+        "dl4j/1.0.0-beta7-SNAPSHOT/integration-tests/MLPMoon/Model_RANDOM_INIT_UNTRAINED.zip",
+    );
+    let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, data) in zip_entries(&src) {
+        let options = zip::write::SimpleFileOptions::default().large_file(true);
+        z.start_file(name.as_str(), options).unwrap();
+        z.write_all(&data).unwrap();
+    }
+    let mut bytes = z.finish().unwrap().into_inner();
+    let name = b"coefficients.bin";
+    let claim = 20u64 << 30; // 20.0 GiB
+    let at: Vec<usize> = bytes
+        .windows(name.len())
+        .enumerate()
+        .filter(|(_, w)| *w == name)
+        .map(|(i, _)| i + name.len())
+        .collect();
+    assert_eq!(at.len(), 2, "local header and central directory");
+    for a in at {
+        // The zip64 extra field: id 0x0001, 16 bytes: uncompressed size, compressed size.
+        assert_eq!(&bytes[a..a + 4], &[1, 0, 16, 0]);
+        bytes[a + 4..a + 12].copy_from_slice(&claim.to_le_bytes());
+    }
+    let p = dir.path().join("bomb.zip");
+    std::fs::write(&p, &bytes).unwrap();
+    // inspect inflates no array (it finds the entry longer than the array its header declares);
+    // convert stops at the declared total, checked below.
+    assert_rejected(&p, &[]);
+
+    for cmd in ["inspect", "convert"] {
+        let out = dir.path().join("out.safetensors");
+        let r = std::process::Command::new("sh")
+            .arg("-c")
+            .arg("ulimit -v 1048576 && exec \"$0\" \"$@\"")
+            .arg(env!("CARGO_BIN_EXE_dl4j"))
+            .arg(cmd)
+            .arg(&p)
+            .args((cmd == "convert").then_some(&out))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&r.stderr);
+        assert_eq!(r.status.code(), Some(1), "{cmd}: {err}");
+        assert!(!err.contains("panicked"), "{cmd}: {err}");
+        if cmd == "convert" {
+            for needle in ["bomb.zip", "\"coefficients.bin\": 20.0 GiB", "--max-size"] {
+                assert!(err.contains(needle), "{needle:?} in {err}");
+            }
+        }
+        assert!(!out.exists());
+    }
+}
+
+/// `--max-size` is the ceiling: a real model over it is refused with the figures, under it
+/// converts.
+#[test]
+fn max_size_flag_sets_the_ceiling() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = fixture(
+        "dl4j/1.0.0-beta7-SNAPSHOT/integration-tests/MLPMoon/Model_RANDOM_INIT_UNTRAINED.zip",
+    );
+    let out = dir.path().join("out.zip");
+    let r = dl4j(&[
+        OsStr::new("convert"),
+        src.as_os_str(),
+        out.as_os_str(),
+        OsStr::new("--max-size"),
+        OsStr::new("1K"),
+    ]);
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(r.status.code(), Some(1), "{err}");
+    assert!(err.contains("1024-byte"), "{err}");
+    assert!(!out.exists());
+    let r = dl4j(&[
+        OsStr::new("convert"),
+        src.as_os_str(),
+        out.as_os_str(),
+        OsStr::new("--max-size"),
+        OsStr::new("1G"),
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let r = dl4j(&[
+        OsStr::new("inspect"),
+        src.as_os_str(),
+        OsStr::new("--max-size"),
+        OsStr::new("lots"),
+    ]);
+    assert_eq!(r.status.code(), Some(2), "a bad size is a usage error");
 }

@@ -204,7 +204,7 @@ fn inspect_headers_only_reports_what_a_full_read_does() {
     for (rel, n) in MODELS {
         let path = fixture(rel);
         let (full, f1) = dl4j::open(&path, None).unwrap();
-        let (skeleton, f2) = dl4j::files::open_for_report(&path, None).unwrap();
+        let (skeleton, f2) = dl4j::files::open_for_report(&path, None, None).unwrap();
         assert_eq!(skeleton.num_params(), *n, "{rel}");
         assert_eq!(
             dl4j::inspect::report(&full, f1),
@@ -230,7 +230,7 @@ fn inspect_headers_only_still_checks_the_sizes() {
     let mut f = std::fs::File::create(&p).unwrap();
     serializer::write_entries(&entries, &mut f).unwrap();
     drop(f);
-    let e = dl4j::files::open_for_report(&p, None)
+    let e = dl4j::files::open_for_report(&p, None, None)
         .unwrap_err()
         .to_string();
     assert!(e.contains("coefficients.bin"), "{e}");

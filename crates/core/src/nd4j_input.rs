@@ -152,7 +152,7 @@ impl<R: Read> ArrayInput for StreamInput<R> {
     fn elements(&mut self, dtype: DType, len: u64, what: &str) -> Result<TensorData> {
         let n = check_len(self, len, dtype.size(), what)?;
         let size = dtype.size();
-        let mut out = TensorData::with_capacity(dtype, n);
+        let mut out = TensorData::try_with_capacity(dtype, n).map_err(|e| self.err(e))?;
         let mut buf = vec![0u8; (CHUNK / size).max(1) * size];
         let mut left = n * size;
         while left > 0 {

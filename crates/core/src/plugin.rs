@@ -50,6 +50,21 @@ pub struct ReadOptions {
     pub source_path: Option<PathBuf>,
     /// Where to report progress (bytes decoded).
     pub progress: Progress,
+    /// Ceiling on the bytes a reader inflates from a compressed container (a DL4J zip's
+    /// entries, as their sizes declare them); `None` is [`DEFAULT_MAX_SIZE`]. Stops zip bombs
+    /// before anything inflates.
+    pub max_size: Option<u64>,
+}
+
+/// The default ceiling on inflated bytes (`--max-size`): 16 GiB, four times the arrays of the
+/// largest DL4J models seen, far below what a zip bomb claims.
+pub const DEFAULT_MAX_SIZE: u64 = 16 << 30;
+
+impl ReadOptions {
+    /// The ceiling on inflated bytes in effect.
+    pub fn max_size(&self) -> u64 {
+        self.max_size.unwrap_or(DEFAULT_MAX_SIZE)
+    }
 }
 
 /// Writes an archive.

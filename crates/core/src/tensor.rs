@@ -212,6 +212,34 @@ impl TensorData {
         }
     }
 
+    /// [`with_capacity`](Self::with_capacity) that reports a failed allocation instead of
+    /// aborting: the size of a large array comes from a file and may not fit in memory.
+    pub fn try_with_capacity(dtype: DType, n: usize) -> Result<TensorData, String> {
+        let mut data = TensorData::with_capacity(dtype, 0);
+        let result = match &mut data {
+            TensorData::F64(v) => v.try_reserve_exact(n),
+            TensorData::F32(v) => v.try_reserve_exact(n),
+            TensorData::F16(v) => v.try_reserve_exact(n),
+            TensorData::BF16(v) => v.try_reserve_exact(n),
+            TensorData::I64(v) => v.try_reserve_exact(n),
+            TensorData::I32(v) => v.try_reserve_exact(n),
+            TensorData::I16(v) => v.try_reserve_exact(n),
+            TensorData::I8(v) => v.try_reserve_exact(n),
+            TensorData::U8(v) => v.try_reserve_exact(n),
+            TensorData::U16(v) => v.try_reserve_exact(n),
+            TensorData::U32(v) => v.try_reserve_exact(n),
+            TensorData::U64(v) => v.try_reserve_exact(n),
+            TensorData::Bool(v) => v.try_reserve_exact(n),
+        };
+        result.map_err(|_| {
+            format!(
+                "cannot allocate {n} elements of {dtype} ({} bytes) for this array",
+                n.saturating_mul(dtype.size())
+            )
+        })?;
+        Ok(data)
+    }
+
     /// `n` zeros (false) of the given type.
     pub fn zeros(dtype: DType, n: usize) -> TensorData {
         match dtype {
@@ -468,4 +496,17 @@ pub fn checked_product(shape: &[usize]) -> Result<usize> {
         acc.checked_mul(d)
             .ok_or_else(|| Error::malformed_here(format!("shape {shape:?} overflows")))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_allocation_that_cannot_be_made_is_an_error() {
+        let e = TensorData::try_with_capacity(DType::F32, usize::MAX / 2).unwrap_err();
+        assert!(e.contains("cannot allocate"), "{e}");
+        let ok = TensorData::try_with_capacity(DType::F64, 1000).unwrap();
+        assert_eq!((ok.len(), ok.dtype()), (0, DType::F64));
+    }
 }

@@ -20,11 +20,15 @@ impl dl4j_core::Reader for Native {
         if let Some(path) = &options.source_path {
             if let Ok(file) = std::fs::File::open(path) {
                 if file.metadata().is_ok_and(|m| m.len() == bytes.len() as u64) {
-                    return serializer::read_archive_file(&file, &options.progress);
+                    return serializer::read_archive_file(
+                        &file,
+                        &options.progress,
+                        options.max_size(),
+                    );
                 }
             }
         }
-        serializer::read_archive_with(bytes, &options.progress)
+        serializer::read_archive_with(bytes, &options.progress, options.max_size())
     }
 }
 

@@ -6,7 +6,7 @@ use std::io::{Cursor, Read, Write};
 use super::zip_out::{Method, ZipOut};
 use crate::error::{Error, Result, ResultExt};
 use crate::nd4j::{write_array_to, AllocMode, Nd4jArray};
-use crate::plugin::Compression;
+use crate::plugin::{Compression, DEFAULT_MAX_SIZE};
 use crate::progress::Progress;
 
 /// A zip entry: name and uncompressed bytes.
@@ -26,23 +26,29 @@ pub fn read_entries(bytes: &[u8]) -> Result<Vec<Entry>> {
 /// Like `read_entries`, but the named entries are decoded as ND4J arrays while they inflate,
 /// without holding their bytes; they appear in the entry list with no bytes.
 pub fn read_entries_decoding(bytes: &[u8], arrays: &[&str]) -> Result<(Vec<Entry>, Decoded)> {
-    read_entries_with(bytes, arrays, &Progress::none())
+    read_entries_with(bytes, arrays, &Progress::none(), DEFAULT_MAX_SIZE)
 }
 
 /// `read_entries_decoding`, reporting inflated bytes to `progress`. The array entries
 /// (parameters and updater state: independent DEFLATE streams) inflate on separate threads.
+/// Entries declaring more than `max_size` bytes in all are refused before anything inflates.
 pub fn read_entries_with(
     bytes: &[u8],
     arrays: &[&str],
     progress: &Progress,
+    max_size: u64,
 ) -> Result<(Vec<Entry>, Decoded)> {
-    read_entries_impl(bytes, arrays, progress, false)
+    read_entries_impl(bytes, arrays, progress, false, max_size)
 }
 
 /// `read_entries_decoding` with the arrays read as skeletons (`nd4j::read_array_skeleton`):
-/// only their headers inflate.
-pub fn read_entries_skeleton(bytes: &[u8], arrays: &[&str]) -> Result<(Vec<Entry>, Decoded)> {
-    read_entries_impl(bytes, arrays, &Progress::none(), true)
+/// only their headers inflate, so only the other entries count against `max_size`.
+pub fn read_entries_skeleton(
+    bytes: &[u8],
+    arrays: &[&str],
+    max_size: u64,
+) -> Result<(Vec<Entry>, Decoded)> {
+    read_entries_impl(bytes, arrays, &Progress::none(), true, max_size)
 }
 
 /// `read_entries_with`, reading the zip from an open file with positional reads instead of from
@@ -53,6 +59,7 @@ pub fn read_file_entries_with(
     len: u64,
     arrays: &[&str],
     progress: &Progress,
+    max_size: u64,
 ) -> Result<(Vec<Entry>, Decoded)> {
     let at =
         FileAt {
@@ -62,7 +69,7 @@ pub fn read_file_entries_with(
             pos: 0,
             len,
         };
-    read_entries_from(at, len, arrays, progress, false)
+    read_entries_from(at, len, arrays, progress, false, max_size)
 }
 
 fn read_entries_impl(
@@ -70,6 +77,7 @@ fn read_entries_impl(
     arrays: &[&str],
     progress: &Progress,
     skeleton: bool,
+    max_size: u64,
 ) -> Result<(Vec<Entry>, Decoded)> {
     read_entries_from(
         Cursor::new(bytes),
@@ -77,7 +85,55 @@ fn read_entries_impl(
         arrays,
         progress,
         skeleton,
+        max_size,
     )
+}
+
+/// Refuses a zip whose entries declare more bytes in all than `max_size`, from the central
+/// directory alone: a zip bomb stops before anything inflates. Skeleton reads inflate only the
+/// headers of the array entries, so those do not count.
+fn check_declared_total<R: Read + std::io::Seek + Clone>(
+    zip: &zip::ZipArchive<R>,
+    arrays: &[&str],
+    skeleton: bool,
+    max_size: u64,
+) -> Result<()> {
+    let mut z = zip.clone();
+    let mut total = 0u64;
+    let mut largest = (String::new(), 0u64);
+    for i in 0..z.len() {
+        // Raw access reads the entry's headers only; errors surface in the reading loop.
+        let Ok(f) = z.by_index_raw(i) else {
+            continue;
+        };
+        let name = f.name().map(|n| n.to_string()).unwrap_or_default();
+        if skeleton && arrays.contains(&name.as_str()) {
+            continue;
+        }
+        total = total.saturating_add(f.size());
+        if f.size() > largest.1 {
+            largest = (name, f.size());
+        }
+    }
+    if total > max_size {
+        return Err(Error::Format(format!(
+            "the zip's entries declare {total} bytes ({}) in all ({:?}: {}), more than the {max_size}-byte ({}) limit; pass --max-size to raise it",
+            human(total),
+            largest.0,
+            human(largest.1),
+            human(max_size)
+        )));
+    }
+    Ok(())
+}
+
+/// Bytes in GiB/MiB for messages.
+fn human(n: u64) -> String {
+    if n >= 1 << 30 {
+        format!("{:.1} GiB", n as f64 / (1u64 << 30) as f64)
+    } else {
+        format!("{:.1} MiB", n as f64 / (1u64 << 20) as f64)
+    }
 }
 
 /// A file read at its own position with `pread`, so clones read independently on any thread.
@@ -119,9 +175,11 @@ fn read_entries_from<R: Read + std::io::Seek + Clone + Send + Sync>(
     arrays: &[&str],
     progress: &Progress,
     skeleton: bool,
+    max_size: u64,
 ) -> Result<(Vec<Entry>, Decoded)> {
     let zip = zip::ZipArchive::new(input)
         .map_err(|e| Error::Format(format!("not a readable zip archive: {e}")))?;
+    check_declared_total(&zip, arrays, skeleton, max_size)?;
     let mut entries: Vec<(String, Vec<u8>)> = Vec::with_capacity(zip.len());
     // Array entries to decode: index in the zip, position in `entries`, name, declared size.
     let mut jobs: Vec<(usize, String, u64)> = Vec::new();

@@ -98,35 +98,45 @@ fn with_source<'a, T>(src: impl Into<Source<'a>>, f: impl FnOnce(&[u8]) -> Resul
 
 /// Reads a whole model zip; parameters and updater state are decoded while they inflate.
 pub fn read_archive(bytes: &[u8]) -> Result<Archive> {
-    read_archive_with(bytes, &Progress::none())
+    read_archive_with(bytes, &Progress::none(), crate::plugin::DEFAULT_MAX_SIZE)
 }
 
 /// `read_archive`, reporting inflated bytes to `progress`; the parameters and the updater state
-/// inflate in parallel.
-pub fn read_archive_with(bytes: &[u8], progress: &Progress) -> Result<Archive> {
+/// inflate in parallel. Entries declaring more than `max_size` bytes in all are refused.
+pub fn read_archive_with(bytes: &[u8], progress: &Progress, max_size: u64) -> Result<Archive> {
     let (entries, arrays) =
-        container::read_entries_with(bytes, &[COEFFICIENTS, UPDATER_STATE], progress)?;
+        container::read_entries_with(bytes, &[COEFFICIENTS, UPDATER_STATE], progress, max_size)?;
     codec::archive_from_parts(entries, arrays)
 }
 
 /// `read_archive_with`, reading an open model file with positional reads rather than from
 /// memory (see [`container::read_file_entries_with`]).
-pub fn read_archive_file(file: &std::fs::File, progress: &Progress) -> Result<Archive> {
+pub fn read_archive_file(
+    file: &std::fs::File,
+    progress: &Progress,
+    max_size: u64,
+) -> Result<Archive> {
     let len = file
         .metadata()
         .map_err(|e| Error::Format(format!("cannot read the file's size: {e}")))?
         .len();
-    let (entries, arrays) =
-        container::read_file_entries_with(file, len, &[COEFFICIENTS, UPDATER_STATE], progress)?;
+    let (entries, arrays) = container::read_file_entries_with(
+        file,
+        len,
+        &[COEFFICIENTS, UPDATER_STATE],
+        progress,
+        max_size,
+    )?;
     codec::archive_from_parts(entries, arrays)
 }
 
 /// The archive with its configuration, normalizer, objects and other entries, but the
 /// parameters and updater state read from their headers only: right shapes, types and
 /// encodings, zeros for values. For reports (`inspect`) on models of any size; never write it.
-pub fn read_archive_skeleton(bytes: &[u8]) -> Result<Archive> {
+/// The other entries count against `max_size`.
+pub fn read_archive_skeleton(bytes: &[u8], max_size: u64) -> Result<Archive> {
     let (entries, arrays) =
-        container::read_entries_skeleton(bytes, &[COEFFICIENTS, UPDATER_STATE])?;
+        container::read_entries_skeleton(bytes, &[COEFFICIENTS, UPDATER_STATE], max_size)?;
     codec::archive_from_parts(entries, arrays)
 }
 

@@ -590,6 +590,14 @@ fn place_by_strides(
             data.len()
         ));
     }
+    // Overlapping strides (0 among them) could make a shape far larger than the bytes read;
+    // DL4J writes views as copies, so a valid array never holds more elements than its buffer.
+    if n > data.len() {
+        return Err(format!(
+            "shape {shape:?} with strides {strides:?} has {n} elements, more than the {} of its buffer",
+            data.len()
+        ));
+    }
     // Fast path: already contiguous row-major.
     let mut contiguous = true;
     let mut expect: i64 = 1;
@@ -935,5 +943,49 @@ mod tests {
         b.extend((-2f32).to_be_bytes());
         let a = read_array_exact(&b).unwrap();
         assert_eq!(a.tensor.as_slice::<f32>().unwrap(), &[1.5, -2.0]);
+    }
+}
+
+/// Inputs the fuzzers found, rebuilt by hand.
+#[cfg(test)]
+mod fuzz_regressions {
+    use super::*;
+
+    fn utf(s: &str) -> Vec<u8> {
+        let mut v = (s.len() as u16).to_be_bytes().to_vec();
+        v.extend_from_slice(s.as_bytes());
+        v
+    }
+
+    /// A modern-encoding array: LONG shape info, then `values` f32s.
+    fn array(info: &[i64], values: usize) -> Vec<u8> {
+        let mut b = utf("LONG_SHAPE");
+        b.extend((info.len() as i64).to_be_bytes());
+        b.extend(utf("LONG"));
+        info.iter().for_each(|x| b.extend(x.to_be_bytes()));
+        b.extend(utf("LONG_SHAPE"));
+        b.extend((values as i64).to_be_bytes());
+        b.extend(utf("FLOAT"));
+        (0..values).for_each(|i| b.extend((i as f32).to_be_bytes()));
+        b
+    }
+
+    /// Zero strides made a [2^20, 2^20] shape out of a 24-element buffer: the reader built
+    /// an index of 2^40 entries (fuzz targets nd4j_array and normalizer).
+    #[test]
+    fn zero_strides_cannot_inflate_a_small_buffer() {
+        let b = array(&[2, 1 << 20, 1 << 20, 0, 0, 0, 1, 99], 24);
+        let e = read_array_from(&b[..], b.len() as u64)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("more than the 24 of its buffer"), "{e}");
+        let e = read_array(&mut ByteReader::new(&b))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("more than the 24 of its buffer"), "{e}");
+        // The same buffer with honest strides reads.
+        let b = array(&[2, 4, 6, 6, 1, 0, 1, 99], 24);
+        let a = read_array_from(&b[..], b.len() as u64).unwrap();
+        assert_eq!(a.tensor.shape(), &[4, 6]);
     }
 }

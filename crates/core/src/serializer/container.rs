@@ -201,6 +201,22 @@ fn read_entries_from<R: Read + std::io::Seek + Clone + Send + Sync>(
             return Err(Error::Format(format!("duplicate zip entry {name:?}")));
         }
         let declared = f.size();
+        // What the stored bytes can give at most: DEFLATE expands at most 1032:1 (a 258-byte
+        // match in under 2 bits), a stored entry not at all. A size beyond that is a lie, and
+        // nothing is allocated from it.
+        let compressed = f.compressed_size();
+        let possible = match f.compression() {
+            zip::CompressionMethod::Stored => compressed,
+            zip::CompressionMethod::Deflated => {
+                compressed.saturating_mul(1032).saturating_add(1024)
+            }
+            _ => u64::MAX,
+        };
+        if declared > possible {
+            return Err(Error::Format(format!(
+                "zip entry {name:?} declares {declared} bytes, more than its {compressed} stored bytes can give"
+            )));
+        }
         if declared > MAX_ENTRY {
             return Err(Error::Format(format!(
                 "zip entry {name:?} declares {declared} bytes, more than the {MAX_ENTRY}-byte limit"

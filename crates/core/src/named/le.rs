@@ -116,10 +116,14 @@ fn segment_typed<T: Le>(
             }
         }
     }
-    let size = std::mem::size_of::<T>().max(1);
-    let mut out = Vec::with_capacity(CHUNK.min(n * size));
-    for i in segment_positions(runs, shape, order) {
-        v[i].put(&mut out);
+    put_chunked(segment_positions(runs, shape, order).map(|i| v[i]), n, sink)
+}
+
+/// Encodes `n` elements into a reused chunk-sized buffer, handing each full chunk to `sink`.
+fn put_chunked<T: Le>(items: impl Iterator<Item = T>, n: usize, sink: &mut Sink) -> Result<()> {
+    let mut out = Vec::with_capacity(CHUNK.min(n * std::mem::size_of::<T>().max(1)));
+    for x in items {
+        x.put(&mut out);
         if out.len() >= CHUNK {
             sink(&out)?;
             out.clear();
@@ -180,18 +184,7 @@ fn bulk_le<T: Le>(v: &[T], sink: &mut Sink) -> Result<()> {
     }
     #[cfg(not(target_endian = "little"))]
     {
-        let mut out = Vec::with_capacity(CHUNK.min(size_of_val(v)));
-        for x in v {
-            x.put(&mut out);
-            if out.len() >= CHUNK {
-                sink(&out)?;
-                out.clear();
-            }
-        }
-        if !out.is_empty() {
-            sink(&out)?;
-        }
-        Ok(())
+        put_chunked(v.iter().copied(), v.len(), sink)
     }
 }
 

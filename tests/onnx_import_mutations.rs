@@ -73,8 +73,9 @@ fn truncated_and_flipped_files_never_panic() {
     }
 }
 
-/// A `ConstantOfShape` claiming 2^62 elements is not folded (the node is reported instead), and
-/// a shape product that overflows does not wrap around.
+/// A `ConstantOfShape` claiming 2^62 elements (or none, with huge axes beside a zero one) is not
+/// folded (the node is reported instead), and a shape product that overflows does not wrap
+/// around.
 #[test]
 fn hostile_shapes_fail_fast() {
     let nodes = vec![
@@ -88,6 +89,23 @@ fn hostile_shapes_fail_fast() {
         value("y", &[None, Some(3)]),
     );
     // The error comes from the size check, before anything of that size is built.
+    let e = import(&bytes, &ImportOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("ConstantOfShape \"huge\""), "{e}");
+
+    // A zero-length axis beside huge ones: no elements, but no array either (found by the onnx
+    // fuzz target: ndarray panicked on the shape).
+    let nodes = vec![
+        node("ConstantOfShape", "huge", &["shape"], &["fill"], vec![]),
+        node("Add", "add", &["x", "fill"], &["y"], vec![]),
+    ];
+    let bytes = model(
+        nodes,
+        vec![ints_init("shape", &[0, 1 << 62, 1 << 62])],
+        value("x", &[None, Some(3)]),
+        value("y", &[None, Some(3)]),
+    );
     let e = import(&bytes, &ImportOptions::default())
         .unwrap_err()
         .to_string();

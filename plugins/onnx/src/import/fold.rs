@@ -114,8 +114,13 @@ fn fold(cx: &Cx, n: &ForeignNode) -> Option<Vec<ArrayD<f64>>> {
                 .ok()?;
             // A fill is only as large as the file allows weights to be; a hostile shape is
             // left unfolded (and then reported as a node without a DL4J equivalent).
-            let count = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d))?;
-            if count > MAX_FOLDED {
+            // Zero-length axes make the element count 0 but not the other axes harmless:
+            // ndarray refuses shapes whose non-zero axes overflow, so bound those too.
+            let nonzero = shape
+                .iter()
+                .filter(|&&d| d != 0)
+                .try_fold(1usize, |a, &d| a.checked_mul(d))?;
+            if nonzero > MAX_FOLDED {
                 return None;
             }
             let fill = match n.attr("value") {

@@ -289,29 +289,9 @@ fn is_type_name(s: &str) -> bool {
 
 /// Decodes big-endian elements; `bytes.len()` must be a multiple of the element size.
 pub fn decode_be(dtype: DType, bytes: &[u8]) -> TensorData {
-    macro_rules! conv {
-        ($n:literal, $f:expr) => {
-            bytes
-                .chunks_exact($n)
-                .map(|c| $f(c.try_into().unwrap()))
-                .collect()
-        };
-    }
-    match dtype {
-        DType::F64 => TensorData::F64(conv!(8, f64::from_be_bytes)),
-        DType::F32 => TensorData::F32(conv!(4, f32::from_be_bytes)),
-        DType::F16 => TensorData::F16(conv!(2, |b| f16::from_bits(u16::from_be_bytes(b)))),
-        DType::BF16 => TensorData::BF16(conv!(2, |b| bf16::from_bits(u16::from_be_bytes(b)))),
-        DType::I64 => TensorData::I64(conv!(8, i64::from_be_bytes)),
-        DType::U64 => TensorData::U64(conv!(8, u64::from_be_bytes)),
-        DType::I32 => TensorData::I32(conv!(4, i32::from_be_bytes)),
-        DType::U32 => TensorData::U32(conv!(4, u32::from_be_bytes)),
-        DType::I16 => TensorData::I16(conv!(2, i16::from_be_bytes)),
-        DType::U16 => TensorData::U16(conv!(2, u16::from_be_bytes)),
-        DType::I8 => TensorData::I8(bytes.iter().map(|&b| b as i8).collect()),
-        DType::U8 => TensorData::U8(bytes.to_vec()),
-        DType::Bool => TensorData::Bool(bytes.iter().map(|&b| b != 0).collect()),
-    }
+    let mut out = TensorData::with_capacity(dtype, bytes.len() / dtype.size());
+    extend_be(&mut out, bytes);
+    out
 }
 
 /// Appends the big-endian elements in `bytes` to `out` (of the same dtype) without an

@@ -49,16 +49,6 @@ impl NamedTensor<'_> {
         }
         Ok(())
     }
-
-    /// The tensor's bytes in one buffer.
-    pub fn to_vec(&self) -> Result<Vec<u8>> {
-        let mut out = Vec::with_capacity(self.byte_len());
-        self.stream(&mut |b| {
-            out.extend_from_slice(b);
-            Ok(())
-        })?;
-        Ok(out)
-    }
 }
 
 /// An archive flattened for a container.

@@ -1,5 +1,12 @@
 //! The `dl4j` command line.
 
+// A hostile file must give an error, never a panic: library code has no unwrap, expect or
+// unchecked indexing (tests may).
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+)]
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -321,10 +328,8 @@ fn run(cli: Cli) -> dl4j::Result<()> {
                 dl4j::files::open_for_report(&file, from.as_deref(), Some(max_size))?;
             let report = dl4j::inspect::report(&archive, format);
             if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&report).expect("JSON values serialize")
-                );
+                // `{:#}` is serde_json's pretty printing, which cannot fail for a `Value`.
+                println!("{report:#}");
             } else {
                 print!(
                     "{}",
@@ -389,6 +394,16 @@ fn print_plugins() {
 }
 
 fn main() -> ExitCode {
+    // Ctrl-C, SIGTERM or SIGHUP: unfinished outputs (temporary files, and the external-data
+    // file of an ONNX model not yet in place) are removed before exiting. The handler runs on
+    // its own thread, so it may take locks and touch the file system.
+    if let Err(e) = ctrlc::set_handler(|| {
+        let _ = dl4j_core::abandon_unfinished_writes();
+        eprintln!("dl4j: interrupted; no partial output was left");
+        std::process::exit(130);
+    }) {
+        eprintln!("dl4j: warning: cannot catch interrupts ({e}); an interrupted run may leave a temporary file");
+    }
     let cli = Cli::parse();
     match dl4j::plugins::load_all(&cli.plugins) {
         Ok(warnings) => {

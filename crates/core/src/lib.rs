@@ -8,6 +8,13 @@
 //! * [`serializer`]: the DL4J zip itself and DL4J's `ModelSerializer` operations on it.
 //! * [`plugin`]: the `Reader` / `Writer` traits and the format registry.
 
+// A hostile file must give an error, never a panic: library code has no unwrap, expect or
+// unchecked indexing (tests may).
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+)]
+
 pub mod archive;
 mod atomic;
 pub mod bytes;
@@ -39,6 +46,9 @@ pub use updater::UpdaterLayout;
 /// Writes a file atomically (temporary file in the same folder, fsync, rename); without
 /// `replace` an existing file is refused.
 pub use atomic::write_file as write_file_atomically;
+
+/// For interrupt handlers: removes every unfinished output and makes later writes fail.
+pub use atomic::abandon_unfinished_writes;
 
 /// Re-exported so plugins register with the same `inventory` version.
 pub use inventory;

@@ -51,10 +51,43 @@ pub fn open_noted(
     })?;
     let mut options = options.clone();
     options.source_path = Some(path.to_path_buf());
-    let (archive, notes) = reader
+    let (archive, mut notes) = reader
         .read_noted(bytes, &options)
-        .map_err(|e| e.in_file(path))?;
+        .map_err(|e| kind_context(e, format, bytes, from.is_some()).in_file(path))?;
+    notes.extend(kind_note(format, path, from.is_some()));
     Ok((archive, format, notes))
+}
+
+/// A file whose content is of another kind than its name says (an ONNX model named `.zip`) is
+/// read by its content; say so.
+fn kind_note(format: &Format, path: &Path, named: bool) -> Option<String> {
+    let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+    if named || format.extensions.contains(&ext.as_str()) {
+        return None;
+    }
+    let other = plugin::formats()
+        .into_iter()
+        .find(|f| f.extensions.contains(&ext.as_str()))?;
+    Some(format!(
+        "{} is named like a {} file but holds {} content; read as {}",
+        path.display(),
+        other.id,
+        format.id,
+        format.id
+    ))
+}
+
+/// When a read fails and the format was only guessed from the file name (the content matched
+/// no format), the error says so: "not a readable zip archive" alone would hide that the file
+/// may be something else entirely.
+fn kind_context(e: Error, format: &Format, bytes: &[u8], named: bool) -> Error {
+    if named || plugin::looks_like(format, bytes) {
+        return e;
+    }
+    Error::Format(format!(
+        "{e} (taken for {} by its extension only: the content matches no known format)",
+        format.id
+    ))
 }
 
 /// Reads what `inspect` reports: like `open`, but a DL4J zip's parameters and updater state are
@@ -88,11 +121,15 @@ pub fn open_for_report(
             bytes,
             max_size.unwrap_or(dl4j_core::plugin::DEFAULT_MAX_SIZE),
         )
-        .map_err(|e| e.in_file(path))?;
+        .map_err(|e| kind_context(e, format, bytes, from.is_some()).in_file(path))?;
         return Ok((archive, format));
     }
     drop(map);
-    open(path, from)
+    let options = ReadOptions {
+        max_size,
+        ..ReadOptions::default()
+    };
+    open_with(path, from, &options)
 }
 
 /// Writes `archive` to `path` atomically; `to` names the format, otherwise the extension does.
@@ -160,8 +197,9 @@ pub fn convert(
     }
     let mut read = opts.read.clone();
     read.progress = crate::progress_bar::phase("reading", opts.progress);
-    let (mut archive, from, notes) = open_noted(input, opts.from.as_deref(), &read)?;
+    let (mut archive, from, mut notes) = open_noted(input, opts.from.as_deref(), &read)?;
     drop(read);
+    notes.extend(archive.entry_name_warnings());
     if opts.drop_updater {
         archive.updater_state = None;
     }

@@ -43,6 +43,7 @@ pub fn report(archive: &Archive, format: &Format) -> Value {
             None => Value::Null,
         },
     );
+    out.insert("warnings".into(), archive.entry_name_warnings().into());
     out.insert(
         "layout_error".into(),
         layout.as_ref().err().map(|e| e.to_string()).into(),
@@ -208,12 +209,13 @@ pub fn render(file: &str, r: &Value) -> String {
     row("kind", s(&r["kind"]));
     row("dtype", s(&r["dtype"]));
     row("params", s(&r["num_params"]));
+    let task = &r["task"];
     row(
         "task",
         format!(
             "{} / {} (DL4J taskByModel)",
-            s(&r["task"]["network_type"]),
-            s(&r["task"]["architecture_type"])
+            s(task.get("network_type").unwrap_or(&Value::Null)),
+            s(task.get("architecture_type").unwrap_or(&Value::Null))
         ),
     );
     row("seed", s(&r["seed"]));
@@ -290,6 +292,9 @@ pub fn render(file: &str, r: &Value) -> String {
     if !unknown.is_empty() {
         row("other", unknown.join(", "));
     }
+    for w in r["warnings"].as_array().into_iter().flatten() {
+        row("warning", s(w));
+    }
     if let Some(e) = r["layout_error"].as_str() {
         row("layout", format!("unavailable: {e}"));
     }
@@ -345,15 +350,13 @@ pub fn render(file: &str, r: &Value) -> String {
             shapes,
         ]);
     }
-    let widths: Vec<usize> = (0..7)
-        .map(|c| {
-            table
-                .iter()
-                .map(|r| r[c].chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
+    // The widest cell of each column.
+    let mut widths = vec![0usize; 7];
+    for r in &table {
+        for (w, cell) in widths.iter_mut().zip(r) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
     out.push('\n');
     for r in table {
         let line: Vec<String> = r

@@ -419,3 +419,163 @@ fn max_size_flag_sets_the_ceiling() {
     ]);
     assert_eq!(r.status.code(), Some(2), "a bad size is a usage error");
 }
+
+#[test]
+fn files_of_another_kind_than_their_name() {
+    let dir = tempfile::tempdir().unwrap();
+    // An ONNX model named .zip is read by its content, and the conversion says so.
+    let onnx = dir.path().join("model.onnx");
+    let src = fixture("dl4j/0.5.0/050_ModelSerializer_Regression_MLP_1.zip");
+    let r = dl4j(&[
+        OsStr::new("convert"),
+        src.as_os_str(),
+        onnx.as_os_str(),
+        OsStr::new("--quiet"),
+    ]);
+    assert!(r.status.success());
+    let misnamed = dir.path().join("model.zip");
+    std::fs::copy(&onnx, &misnamed).unwrap();
+    let back = dir.path().join("back.safetensors");
+    let r = dl4j(&[
+        OsStr::new("convert"),
+        misnamed.as_os_str(),
+        back.as_os_str(),
+        OsStr::new("--quiet"),
+    ]);
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(r.status.success(), "{err}");
+    assert!(err.contains("holds onnx content"), "{err}");
+    let (a, _) = dl4j::open(&back, None).unwrap();
+    let (b, _) = dl4j::open(&src, None).unwrap();
+    assert_eq!(a.params.tensor.to_f64_vec(), b.params.tensor.to_f64_vec());
+
+    // Text named .zip: the error says the format was only guessed from the name.
+    let text = dir.path().join("notes.zip");
+    std::fs::write(&text, b"just some notes\n").unwrap();
+    assert_rejected(&text, &["by its extension only"]);
+    // A truncated ONNX model is still recognised as ONNX and reported as broken.
+    let bytes = std::fs::read(&onnx).unwrap();
+    let cut = dir.path().join("cut.onnx");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    assert_rejected(&cut, &["ONNX"]);
+}
+
+#[test]
+fn hazardous_entry_names_are_reported_and_kept_as_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut entries = zip_entries(&fixture("dl4j/augmented/iris_standardize_0.9.1.zip"));
+    entries.push(("../escape.txt".into(), b"x".to_vec()));
+    entries.push(("objects\\key".into(), b"y".to_vec()));
+    entries.push(("/abs".into(), b"z".to_vec()));
+    let input = dir.path().join("names.zip");
+    write_zip(&input, &entries);
+
+    let r = dl4j(&[
+        OsStr::new("inspect"),
+        OsStr::new("--json"),
+        input.as_os_str(),
+    ]);
+    assert!(r.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+    let warnings: Vec<&str> = v["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap())
+        .collect();
+    assert_eq!(warnings.len(), 3, "{warnings:?}");
+    assert!(warnings
+        .iter()
+        .any(|w| w.contains("../escape.txt") && w.contains("\"..\"")));
+    assert!(warnings.iter().any(|w| w.contains("backslash")));
+    assert!(warnings.iter().any(|w| w.contains("absolute")));
+
+    // Converting keeps them (lossless) and says so; nothing is created outside the output.
+    let out = dir.path().join("sub").join("out.zip");
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    let r = dl4j(&[OsStr::new("convert"), input.as_os_str(), out.as_os_str()]);
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(r.status.success(), "{err}");
+    assert_eq!(err.matches("never used as a file path").count(), 3, "{err}");
+    let names: Vec<String> = zip_entries(&out).into_iter().map(|(n, _)| n).collect();
+    for n in ["../escape.txt", "objects\\key", "/abs"] {
+        assert!(names.iter().any(|m| m == n), "{n} kept: {names:?}");
+    }
+    assert!(!dir.path().join("escape.txt").exists());
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+}
+
+#[test]
+fn dangling_graph_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = mutated(
+        dir.path(),
+        "dangling.zip",
+        "dl4j/0.7.1/071_ModelSerializer_Regression_CG_LSTM_1.zip",
+        "configuration.json",
+        |b| {
+            let mut v: serde_json::Value = serde_json::from_slice(b).unwrap();
+            v["vertexInputs"]["1"] = serde_json::json!(["nowhere"]);
+            serde_json::to_vec_pretty(&v).unwrap()
+        },
+    );
+    assert_rejected(&p, &["\"nowhere\"", "does not exist"]);
+}
+
+#[test]
+fn normalizer_statistics_of_different_sizes() {
+    // The iris standardizer: mean and std of 4 features. Give std a fifth value by rewriting
+    // its ND4J header and appending one float.
+    let dir = tempfile::tempdir().unwrap();
+    let src = fixture("dl4j/augmented/iris_standardize_0.9.1.zip");
+    let (a, _) = dl4j::open(&src, None).unwrap();
+    let Some(dl4j::Normalizer::Standardize { features, .. }) = &a.normalizer else {
+        panic!("fixture has a standardizer")
+    };
+    assert_eq!(features.first.tensor.len(), 4);
+    let mut bad = a.clone();
+    if let Some(dl4j::Normalizer::Standardize { features, .. }) = &mut bad.normalizer {
+        let five = dl4j::Tensor::new(vec![1, 5], dl4j::TensorData::F32(vec![1.0; 5])).unwrap();
+        features.second.tensor = five;
+    }
+    let p = dir.path().join("norm.zip");
+    dl4j::save(&bad, &p, None, &Default::default(), false).unwrap();
+    assert_rejected(&p, &["normalizer.bin", "4 values", "5"]);
+}
+
+#[test]
+fn updater_state_of_the_wrong_length() {
+    // The graph LSTM's updater state, one value short of what its updater layout needs.
+    let dir = tempfile::tempdir().unwrap();
+    let src = fixture("dl4j/0.7.1/071_ModelSerializer_Regression_CG_LSTM_1.zip");
+    let (mut a, _) = dl4j::open(&src, None).unwrap();
+    let u = a.updater_state.as_mut().unwrap();
+    let n = u.tensor.len();
+    let short = u.tensor.data().slice(0..n - 1);
+    u.tensor = dl4j::Tensor::new(vec![1, n - 1], short).unwrap();
+    let p = dir.path().join("updater.zip");
+    dl4j::save(&a, &p, None, &Default::default(), false).unwrap();
+    // inspect names both counts; convert keeps the state losslessly as one flat tensor and
+    // says why it could not be split per parameter.
+    let r = dl4j(&[OsStr::new("inspect"), OsStr::new("--json"), p.as_os_str()]);
+    assert!(r.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+    let e = v["updater"]["error"].as_str().unwrap();
+    assert!(
+        e.contains("476") && e.contains("477") && e.contains("RmsProp"),
+        "{e}"
+    );
+    let out = dir.path().join("out.safetensors");
+    let r = dl4j(&[OsStr::new("convert"), p.as_os_str(), out.as_os_str()]);
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(r.status.success(), "{err}");
+    assert!(
+        err.contains("476 values") && err.contains("updater.flat"),
+        "{err}"
+    );
+    let (back, _) = dl4j::open(&out, None).unwrap();
+    assert_eq!(
+        back.updater_state.unwrap().tensor.to_f64_vec(),
+        a.updater_state.unwrap().tensor.to_f64_vec()
+    );
+}

@@ -47,6 +47,28 @@ pub struct Archive {
 }
 
 impl Archive {
+    /// Entries (unknown ones and `objects/<key>`) whose names would be hazardous as file paths
+    /// ([`crate::serializer::names::path_hazard`]), one message each. They are kept and
+    /// written back as they are; callers report them.
+    pub fn entry_name_warnings(&self) -> Vec<String> {
+        use crate::serializer::names::{path_hazard, OBJECTS_PREFIX};
+        let objects = self
+            .objects
+            .iter()
+            .map(|(k, _)| format!("{OBJECTS_PREFIX}{k}"));
+        let unknown = self.unknown_entries.iter().map(|(n, _)| n.clone());
+        objects
+            .chain(unknown)
+            .filter_map(|name| {
+                path_hazard(&name).map(|why| {
+                    format!(
+                        "zip entry {name:?} has {why} in its name; kept byte for byte, never used as a file path"
+                    )
+                })
+            })
+            .collect()
+    }
+
     /// A new model: `config` with the flat parameters `flat` (the modern ND4J encoding, as
     /// DL4J 1.0.0-beta4 and later write it) and nothing else saved; `format` names the reader
     /// that built it.

@@ -13,10 +13,18 @@
 //! most one tensor besides the archive. With external data ([`write_onnx_external`]) the tensors
 //! go to one file beside the model, which lifts protobuf's 2 GiB limit; both directions read it.
 
+// A hostile file must give an error, never a panic: library code has no unwrap, expect or
+// unchecked indexing (tests may).
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+)]
+
 pub mod bake;
 pub mod export;
 pub mod import;
 mod proto;
+mod sniff;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -251,9 +259,9 @@ pub fn read_tensor_proto(bytes: &[u8]) -> Result<(String, dl4j_core::Tensor)> {
     proto::decode_tensor(bytes)
 }
 
-/// ONNX has no magic bytes; files are recognised by their `.onnx` extension.
-fn detect(_bytes: &[u8]) -> bool {
-    false
+/// ONNX has no magic bytes: the top level of the protobuf is checked instead ([`sniff`]).
+fn detect(bytes: &[u8]) -> bool {
+    sniff::looks_like_model(bytes)
 }
 
 static ONNX: OnnxFormat = OnnxFormat;

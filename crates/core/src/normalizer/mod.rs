@@ -489,10 +489,22 @@ impl Normalizer {
 }
 
 fn pair(r: &mut ByteReader) -> Result<StatsPair> {
-    Ok(StatsPair {
-        first: read_array(r)?,
-        second: read_array(r)?,
-    })
+    let first = read_array(r)?;
+    let second = read_array(r)?;
+    same_size(r, &first, &second)?;
+    Ok(StatsPair { first, second })
+}
+
+/// The two arrays of a statistics pair (mean and std, min and max) describe the same features:
+/// DL4J computes them together, so different sizes mean a damaged file.
+fn same_size(r: &ByteReader, first: &Nd4jArray, second: &Nd4jArray) -> Result<()> {
+    let (a, b) = (first.tensor.len(), second.tensor.len());
+    if a != b {
+        return Err(r.err(format!(
+            "a statistics pair disagrees: the first array (mean or min) has {a} values, the second (std or max) {b}"
+        )));
+    }
+    Ok(())
 }
 
 fn count(r: &mut ByteReader, what: &str) -> Result<usize> {
@@ -519,14 +531,20 @@ fn stats_map(r: &mut ByteReader) -> Result<Vec<(i32, HybridStats)>> {
         .map(|_| {
             let idx = r.i32("stats index")?;
             let s = match r.i32("stats kind")? {
-                1 => HybridStats::Standardize {
-                    mean: read_array(r)?,
-                    std: read_array(r)?,
-                },
-                2 => HybridStats::MinMax {
-                    lower: read_array(r)?,
-                    upper: read_array(r)?,
-                },
+                1 => {
+                    let StatsPair { first, second } = pair(r)?;
+                    HybridStats::Standardize {
+                        mean: first,
+                        std: second,
+                    }
+                }
+                2 => {
+                    let StatsPair { first, second } = pair(r)?;
+                    HybridStats::MinMax {
+                        lower: first,
+                        upper: second,
+                    }
+                }
                 k => return Err(r.err(format!("unknown MULTI_HYBRID stats kind {k}"))),
             };
             Ok((idx, s))

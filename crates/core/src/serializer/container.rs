@@ -185,6 +185,7 @@ fn read_entries_from<R: Read + std::io::Seek + Clone + Send + Sync>(
     let mut jobs: Vec<(usize, String, u64)> = Vec::new();
     let mut total = 0u64;
     let mut small = zip.clone();
+    let mut seen = std::collections::HashSet::with_capacity(zip.len().min(1 << 16));
     for i in 0..zip.len() {
         let mut f = small
             .by_index(i)
@@ -197,7 +198,8 @@ fn read_entries_from<R: Read + std::io::Seek + Clone + Send + Sync>(
             // Directory entries carry no data (and DL4J >= beta7 refuses them).
             continue;
         }
-        if entries.iter().any(|(n, _)| *n == name) {
+        // A set, not a scan of `entries`: a hostile zip may hold millions of tiny entries.
+        if !seen.insert(name.clone()) {
             return Err(Error::Format(format!("duplicate zip entry {name:?}")));
         }
         let declared = f.size();

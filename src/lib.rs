@@ -10,6 +10,13 @@
 //! # Ok::<(), dl4j::Error>(())
 //! ```
 
+// A hostile file must give an error, never a panic: library code has no unwrap, expect or
+// unchecked indexing (tests may).
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+)]
+
 pub mod files;
 pub mod inspect;
 pub mod plugins;

@@ -28,10 +28,8 @@ pub fn run(cmd: NormalizerCommand) -> Result<()> {
                 return Err(Error::Format("the model has no normalizer".into()).in_file(&model));
             };
             if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&n.to_json()).expect("JSON")
-                );
+                // `{:#}` is serde_json's pretty printing, which cannot fail for a `Value`.
+                println!("{:#}", n.to_json());
             } else {
                 print!("{}", render(&n));
             }

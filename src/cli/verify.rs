@@ -61,11 +61,24 @@ pub fn run(args: &VerifyArgs) -> Result<bool> {
         .collect::<Result<Vec<_>>>()?;
     if args.onnx_layout {
         let record = import_record(&args.model)?;
+        // The record's entry for the k-th graph input or output (`side`: "inputs"/"outputs").
+        let io = |side: &str, k: usize, what: &str| {
+            let list = record.get(side).and_then(|v| v.as_array());
+            list.and_then(|a| a.get(k)).ok_or_else(|| {
+                Error::Format(format!(
+                    "{what}: the import record of {} lists {} {side}, none for this array",
+                    args.model.display(),
+                    list.map_or(0, Vec::len)
+                ))
+            })
+        };
         for (k, (_, x)) in inputs.iter_mut().enumerate() {
-            *x = to_dl4j_layout(x, &record["inputs"][k], &format!("input {k}"))?;
+            let what = format!("input {k}");
+            *x = to_dl4j_layout(x, io("inputs", k, &what)?, &what)?;
         }
         for (k, y) in expected.iter_mut().enumerate() {
-            *y = to_dl4j_layout(y, &record["outputs"][k], &format!("expected {k}"))?;
+            let what = format!("expected {k}");
+            *y = to_dl4j_layout(y, io("outputs", k, &what)?, &what)?;
         }
     }
     let onnx = model_bytes(&args.model)?;
@@ -115,8 +128,13 @@ pub fn run(args: &VerifyArgs) -> Result<bool> {
     )?;
 
     let mut feed: TVec<TValue> = tvec!();
-    for (k, ((name, x), path)) in inputs.into_iter().zip(&args.inputs).enumerate() {
-        let graph_name = &in_names[k];
+    // `check_count` made the graph's inputs and the arrays equally many.
+    for (k, (((name, x), path), graph_name)) in inputs
+        .into_iter()
+        .zip(&args.inputs)
+        .zip(&in_names)
+        .enumerate()
+    {
         if let Some(n) = name.filter(|n| !n.is_empty() && n != graph_name) {
             println!(
                 "note: input {k} ({}) is named {n:?}; the model's input {k} is {graph_name:?}",
@@ -192,7 +210,11 @@ pub fn run(args: &VerifyArgs) -> Result<bool> {
         )));
     }
     let mut got = Vec::with_capacity(out.len());
-    for (k, (o, want)) in out.iter().zip(&expected).enumerate() {
+    // `check_count` made the graph's outputs and the expected arrays equally many.
+    let labels: Vec<(&String, &PathBuf)> = out_names.iter().zip(&args.expected).collect();
+    for (k, ((o, want), (out_name, want_path))) in
+        out.iter().zip(&expected).zip(&labels).enumerate()
+    {
         let t = o.cast_to::<f64>().map_err(model_err)?;
         let values: Vec<f64> = t
             .to_plain_array_view::<f64>()
@@ -210,10 +232,10 @@ pub fn run(args: &VerifyArgs) -> Result<bool> {
             } else {
                 return Err(Error::Format(format!(
                     "output {k} ({:?}): shape {:?} differs from the expected array's shape {:?} ({})",
-                    out_names[k],
+                    out_name,
                     shape,
                     want.shape,
-                    args.expected[k].display()
+                    want_path.display()
                 )));
             }
         }
@@ -221,26 +243,19 @@ pub fn run(args: &VerifyArgs) -> Result<bool> {
     }
 
     let mut failed = 0;
-    for (k, (values, want)) in got.iter().zip(&expected).enumerate() {
+    for (k, ((values, want), (out_name, want_path))) in
+        got.iter().zip(&expected).zip(&labels).enumerate()
+    {
         // Shapes are equal or differ only in size-1 dimensions: report in the expected shape.
         let shape = &want.shape;
         let c = compare(values, &want.values, args.rtol, args.atol);
-        println!(
-            "output {k} {:?} vs {}:",
-            out_names[k],
-            args.expected[k].display()
-        );
+        println!("output {k} {:?} vs {}:", out_name, want_path.display());
         println!("output shape {:?}, {} values", shape, values.len());
         println!("max abs error {:.6e}", c.max_abs);
         println!("max rel error {:.6e}", c.max_rel);
-        if c.outside == 0 {
-            println!(
-                "OK: all values within |got - want| <= {} + {} * |want|",
-                args.atol, args.rtol
-            );
-        } else {
+        // `compare` records the worst value exactly when some are outside.
+        if let Some((i, g, w)) = c.worst {
             failed += 1;
-            let (i, g, w) = c.worst.expect("a failing value is recorded");
             println!(
                 "FAIL: {} of {} values outside |got - want| <= {} + {} * |want|; worst at {:?}: got {g}, expected {w}",
                 c.outside,
@@ -248,6 +263,11 @@ pub fn run(args: &VerifyArgs) -> Result<bool> {
                 args.atol,
                 args.rtol,
                 unravel(i, shape)
+            );
+        } else {
+            println!(
+                "OK: all values within |got - want| <= {} + {} * |want|",
+                args.atol, args.rtol
             );
         }
     }
@@ -299,17 +319,17 @@ pub fn fit_unit_dims(have: &[usize], declared: &[Option<usize>]) -> Option<Vec<u
                 }
             }
             Some(n) => {
-                if have.first() == Some(&n) {
-                    out.push(n);
-                    if go(&have[1..], rest, out) {
+                if let Some((&h, tail)) = have.split_first().filter(|(&h, _)| h == n) {
+                    out.push(h);
+                    if go(tail, rest, out) {
                         return true;
                     }
                 }
             }
             None => {
-                if let Some(&n) = have.first() {
+                if let Some((&n, tail)) = have.split_first() {
                     out.push(n);
-                    if go(&have[1..], rest, out) {
+                    if go(tail, rest, out) {
                         return true;
                     }
                     out.pop();
@@ -376,9 +396,9 @@ pub fn compare(got: &[f64], want: &[f64], rtol: f64, atol: f64) -> Comparison {
 
 fn unravel(mut i: usize, shape: &[usize]) -> Vec<usize> {
     let mut idx = vec![0; shape.len()];
-    for (k, &n) in shape.iter().enumerate().rev() {
+    for (slot, &n) in idx.iter_mut().zip(shape).rev() {
         if n > 0 {
-            idx[k] = i % n;
+            *slot = i % n;
             i /= n;
         }
     }
@@ -432,31 +452,60 @@ fn to_dl4j_layout(x: &Array, io: &serde_json::Value, what: &str) -> Result<Array
             x.shape, io["onnx_shape"]
         )));
     }
-    let core: Vec<usize> = (0..x.shape.len())
-        .filter(|a| !squeezed.contains(a))
-        .map(|a| x.shape[a])
+    let core: Vec<usize> = x
+        .shape
+        .iter()
+        .enumerate()
+        .filter(|(a, _)| !squeezed.contains(a))
+        .map(|(_, &d)| d)
         .collect();
+    let malformed = || {
+        Error::Format(format!(
+            "{what}: malformed import record (to_dl4j {perm:?} is not a permutation of the {} axes of {core:?})",
+            core.len()
+        ))
+    };
     if perm.len() != core.len() {
-        return Err(Error::Format(format!("{what}: malformed import record")));
+        return Err(malformed());
     }
-    let shape: Vec<usize> = perm.iter().map(|&p| core[p]).collect();
-    // Row-major strides of the source, visited in the permuted order.
+    // Row-major strides of the source.
     let mut strides = vec![1usize; core.len()];
-    for i in (0..core.len().saturating_sub(1)).rev() {
-        strides[i] = strides[i + 1] * core[i + 1];
+    let mut step = 1usize;
+    for (stride, &d) in strides.iter_mut().zip(&core).rev() {
+        *stride = step;
+        step = step.saturating_mul(d);
     }
+    // Axis k of the result is axis perm[k] of the source: its size, and its source stride.
+    let mut seen = vec![false; core.len()];
+    let mut axes: Vec<(usize, usize)> = Vec::with_capacity(perm.len());
+    for &p in &perm {
+        match (seen.get_mut(p), core.get(p), strides.get(p)) {
+            (Some(taken @ false), Some(&d), Some(&stride)) => {
+                *taken = true;
+                axes.push((d, stride));
+            }
+            _ => return Err(malformed()),
+        }
+    }
+    let shape: Vec<usize> = axes.iter().map(|&(d, _)| d).collect();
     let n = x.values.len();
     let mut values = Vec::with_capacity(n);
     let mut idx = vec![0usize; shape.len()];
     for _ in 0..n {
-        let off: usize = idx.iter().zip(&perm).map(|(&i, &p)| i * strides[p]).sum();
-        values.push(x.values[off]);
-        for d in (0..shape.len()).rev() {
-            idx[d] += 1;
-            if idx[d] < shape[d] {
+        let off: usize = idx.iter().zip(&axes).map(|(&i, &(_, s))| i * s).sum();
+        let v = x.values.get(off).ok_or_else(|| {
+            Error::Format(format!(
+                "{what}: {n} values do not fill shape {:?}",
+                x.shape
+            ))
+        })?;
+        values.push(*v);
+        for (i, &d) in idx.iter_mut().zip(&shape).rev() {
+            *i += 1;
+            if *i < d {
                 break;
             }
-            idx[d] = 0;
+            *i = 0;
         }
     }
     if shape != x.shape {
@@ -529,29 +578,31 @@ fn read_named_array(path: &Path) -> Result<(Option<String>, Array)> {
 /// (also big-endian), C or Fortran order.
 pub fn parse_npy(bytes: &[u8]) -> Result<Array> {
     let bad = |m: String| Error::Format(format!("not a valid .npy file: {m}"));
-    if bytes.len() < 10 || !bytes.starts_with(NPY_MAGIC) {
-        return Err(bad("too short or no \\x93NUMPY magic".into()));
+    let too_short = || bad("too short or no \\x93NUMPY magic".into());
+    if bytes.len() < 10 {
+        return Err(too_short());
     }
-    let (major, minor) = (bytes[6], bytes[7]);
-    let (header_len, start) = match major {
-        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10usize),
-        2 | 3 => {
-            if bytes.len() < 12 {
-                return Err(bad("truncated header length".into()));
-            }
-            (
-                u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
-                12,
-            )
-        }
-        _ => return Err(bad(format!("unsupported format version {major}.{minor}"))),
+    let Some(([major, minor], rest)) = bytes
+        .strip_prefix(NPY_MAGIC)
+        .and_then(|b| b.split_first_chunk::<2>())
+    else {
+        return Err(too_short());
     };
-    let end = start
-        .checked_add(header_len)
-        .filter(|&e| e <= bytes.len())
+    let (major, minor) = (*major, *minor);
+    let (header_len, rest) = match major {
+        1 => rest
+            .split_first_chunk::<2>()
+            .map(|(n, rest)| (u16::from_le_bytes(*n) as usize, rest)),
+        2 | 3 => rest
+            .split_first_chunk::<4>()
+            .map(|(n, rest)| (u32::from_le_bytes(*n) as usize, rest)),
+        _ => return Err(bad(format!("unsupported format version {major}.{minor}"))),
+    }
+    .ok_or_else(|| bad("truncated header length".into()))?;
+    let (header, data) = rest
+        .split_at_checked(header_len)
         .ok_or_else(|| bad("header runs past the end of the file".into()))?;
-    let header =
-        std::str::from_utf8(&bytes[start..end]).map_err(|_| bad("header is not text".into()))?;
+    let header = std::str::from_utf8(header).map_err(|_| bad("header is not text".into()))?;
     if major < 3 && !header.is_ascii() {
         return Err(bad("header is not ASCII".into()));
     }
@@ -588,13 +639,18 @@ pub fn parse_npy(bytes: &[u8]) -> Result<Array> {
             })
             .collect::<Result<_>>()?
     };
-    let (size, decode): (usize, fn(&[u8]) -> f64) = match descr {
-        "<f4" => (4, |b| f32::from_le_bytes(b.try_into().unwrap()) as f64),
-        ">f4" => (4, |b| f32::from_be_bytes(b.try_into().unwrap()) as f64),
-        "<f8" => (8, |b| f64::from_le_bytes(b.try_into().unwrap())),
-        ">f8" => (8, |b| f64::from_be_bytes(b.try_into().unwrap())),
-        "<f2" => (2, |b| f16::from_le_bytes(b.try_into().unwrap()).to_f64()),
-        ">f2" => (2, |b| f16::from_be_bytes(b.try_into().unwrap()).to_f64()),
+    // Element size, and the decoder of a whole run of elements.
+    fn each<const N: usize>(data: &[u8], f: fn([u8; N]) -> f64) -> Vec<f64> {
+        data.as_chunks::<N>().0.iter().map(|&b| f(b)).collect()
+    }
+    type Decode = fn(&[u8]) -> Vec<f64>;
+    let (size, decode): (usize, Decode) = match descr {
+        "<f4" => (4, |d| each(d, |b| f32::from_le_bytes(b) as f64)),
+        ">f4" => (4, |d| each(d, |b| f32::from_be_bytes(b) as f64)),
+        "<f8" => (8, |d| each(d, f64::from_le_bytes)),
+        ">f8" => (8, |d| each(d, f64::from_be_bytes)),
+        "<f2" => (2, |d| each(d, |b| f16::from_le_bytes(b).to_f64())),
+        ">f2" => (2, |d| each(d, |b| f16::from_be_bytes(b).to_f64())),
         d => {
             return Err(Error::Unsupported(format!(
                 ".npy dtype {d:?} (supported: <f4, >f4, <f8, >f8, <f2, >f2)"
@@ -605,7 +661,6 @@ pub fn parse_npy(bytes: &[u8]) -> Result<Array> {
         .iter()
         .try_fold(1usize, |a, &n| a.checked_mul(n))
         .ok_or_else(|| bad(format!("shape {shape:?} overflows")))?;
-    let data = &bytes[end..];
     if Some(data.len()) != count.checked_mul(size) {
         return Err(bad(format!(
             "shape {shape:?} of {descr} needs {} data bytes, the file has {}",
@@ -613,18 +668,28 @@ pub fn parse_npy(bytes: &[u8]) -> Result<Array> {
             data.len()
         )));
     }
-    let flat: Vec<f64> = data.chunks_exact(size).map(decode).collect();
+    let flat: Vec<f64> = decode(data);
     let values = if fortran && shape.len() > 1 {
         // Fortran order: the first index varies fastest. Reorder to C order.
         let mut out = vec![0.0; count];
-        let mut f_strides = vec![1usize; shape.len()];
-        for k in 1..shape.len() {
-            f_strides[k] = f_strides[k - 1] * shape[k - 1];
-        }
+        // The product of the dimensions before each axis (at most `count`, checked above).
+        let f_strides: Vec<usize> = shape
+            .iter()
+            .scan(1usize, |step, &d| {
+                let s = *step;
+                *step = step.saturating_mul(d);
+                Some(s)
+            })
+            .collect();
         for (c, slot) in out.iter_mut().enumerate() {
             let idx = unravel(c, &shape);
             let f: usize = idx.iter().zip(&f_strides).map(|(i, s)| i * s).sum();
-            *slot = flat[f];
+            *slot = *flat.get(f).ok_or_else(|| {
+                bad(format!(
+                    "element {idx:?} of Fortran-order shape {shape:?} is past the {} values",
+                    flat.len()
+                ))
+            })?;
         }
         out
     } else {
@@ -639,18 +704,21 @@ fn dict_value<'h>(header: &'h str, key: &str) -> Option<&'h str> {
     let at = body
         .find(&format!("'{key}'"))
         .or_else(|| body.find(&format!("\"{key}\"")))?;
-    let rest = body[at + key.len() + 2..].trim_start().strip_prefix(':')?;
+    let rest = body
+        .get(at + key.len() + 2..)?
+        .trim_start()
+        .strip_prefix(':')?;
     let rest = rest.trim_start();
     let end = if rest.starts_with('(') {
         rest.find(')')? + 1
     } else if rest.starts_with('[') {
         rest.find(']')? + 1
     } else if let Some(q) = rest.chars().next().filter(|c| *c == '\'' || *c == '"') {
-        rest[1..].find(q)? + 2
+        rest.get(1..)?.find(q)? + 2
     } else {
         rest.find([',', '}'])?
     };
-    Some(rest[..end].trim())
+    Some(rest.get(..end)?.trim())
 }
 
 #[cfg(test)]
@@ -719,6 +787,23 @@ mod tests {
         ))
         .unwrap_err();
         assert!(e.to_string().contains("needs 28 data bytes"), "{e}");
+    }
+
+    #[test]
+    fn layout_records_are_checked() {
+        let x = Array {
+            shape: vec![1, 2, 3],
+            values: vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+        };
+        let io = |perm: serde_json::Value| serde_json::json!({"onnx_shape": [1, 2, 3], "squeezed": [0], "to_dl4j": perm});
+        let y = to_dl4j_layout(&x, &io(serde_json::json!([1, 0])), "input 0").unwrap();
+        assert_eq!(y.shape, vec![3, 2]);
+        assert_eq!(y.values, vec![1.0, 4.0, 2.0, 5.0, 3.0, 6.0]);
+        // An axis out of range or taken twice: an error, not a panic.
+        for bad in [serde_json::json!([0, 5]), serde_json::json!([0, 0])] {
+            let e = to_dl4j_layout(&x, &io(bad), "input 0").unwrap_err();
+            assert!(e.to_string().contains("malformed import record"), "{e}");
+        }
     }
 
     #[test]

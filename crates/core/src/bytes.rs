@@ -45,7 +45,8 @@ impl<'a> ByteReader<'a> {
 
     /// Everything not yet read.
     pub fn rest(&self) -> &'a [u8] {
-        &self.data[self.pos..]
+        // `pos` never passes the end (only `take` advances it), so this is never the fallback.
+        self.data.get(self.pos..).unwrap_or_default()
     }
 
     pub fn err(&self, message: impl std::fmt::Display) -> Error {
@@ -53,13 +54,12 @@ impl<'a> ByteReader<'a> {
     }
 
     pub fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8]> {
-        if n > self.remaining() {
+        let Some(s) = self.rest().get(..n) else {
             return Err(self.err(format!(
                 "truncated: {what} needs {n} bytes, only {} left",
                 self.remaining()
             )));
-        }
-        let s = &self.data[self.pos..self.pos + n];
+        };
         self.pos += n;
         Ok(s)
     }
@@ -108,8 +108,7 @@ pub fn decode_modified_utf8(bytes: &[u8]) -> Option<String> {
     }
     let mut units: Vec<u16> = Vec::with_capacity(bytes.len());
     let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
+    while let Some(&b) = bytes.get(i) {
         if b < 0x80 {
             units.push(b as u16);
             i += 1;

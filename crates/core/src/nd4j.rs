@@ -428,7 +428,9 @@ fn read_array_impl<I: ArrayInput + ?Sized>(r: &mut I, skeleton: bool) -> Result<
         TensorData::I64(v) => v,
         _ => unreachable!("shape types are INT or LONG"),
     };
-    let rank = info[0];
+    let Some((&rank, rest)) = info.split_first() else {
+        return Err(Error::malformed(info_at as u64, "empty shape buffer"));
+    };
     if !(0..=MAX_RANK).contains(&rank) || (2 * rank + 4) as u64 != sh.len {
         return Err(Error::malformed(
             info_at as u64,
@@ -439,16 +441,30 @@ fn read_array_impl<I: ArrayInput + ?Sized>(r: &mut I, skeleton: bool) -> Result<
         ));
     }
     let rank = rank as usize;
+    // After the rank: rank dimensions, rank strides, then extras, element-wise stride, order.
+    let layout = rest.split_at_checked(rank).and_then(|(dims, rest)| {
+        let (strides, tail) = rest.split_at_checked(rank)?;
+        Some((dims, strides, tail))
+    });
+    let Some((dims, strides, &[extras, _, order_flag])) = layout else {
+        return Err(Error::malformed(
+            info_at as u64,
+            format!(
+                "shape buffer holds {} values, rank {rank} needs {}",
+                info.len(),
+                2 * rank + 4
+            ),
+        ));
+    };
     let mut shape = Vec::with_capacity(rank);
-    for &d in &info[1..=rank] {
+    for &d in dims {
         shape
             .push(usize::try_from(d).map_err(|_| {
                 Error::malformed(info_at as u64, format!("negative dimension {d}"))
             })?);
     }
-    let strides = info[rank + 1..=2 * rank].to_vec();
-    let extras = info[2 * rank + 1];
-    let order = match info[2 * rank + 3] {
+    let strides = strides.to_vec();
+    let order = match order_flag {
         99 => Order::C,
         102 => Order::F,
         o => {
@@ -601,12 +617,12 @@ fn place_by_strides(
         for _ in 0..n {
             let off: i64 = pos.iter().zip(strides).map(|(&p, &s)| p as i64 * s).sum();
             idx.push(off as usize);
-            for k in (0..rank).rev() {
-                pos[k] += 1;
-                if pos[k] < shape[k] {
+            for (p, &d) in pos.iter_mut().zip(&shape).rev() {
+                *p += 1;
+                if *p < d {
                     break;
                 }
-                pos[k] = 0;
+                *p = 0;
             }
         }
         data.gather(&idx)
@@ -616,18 +632,20 @@ fn place_by_strides(
 
 /// ND4J's `calcStrides`: plain c/f strides, except `[1, 1]` for rank-2 arrays with a 1-dimension.
 pub fn nd4j_strides(shape: &[usize], order: Order) -> Vec<i64> {
-    if shape.len() == 2 && (shape[0] == 1 || shape[1] == 1) {
-        return vec![1, 1];
+    if let &[a, b] = shape {
+        if a == 1 || b == 1 {
+            return vec![1, 1];
+        }
     }
     let mut strides = vec![0i64; shape.len()];
     let mut acc = 1i64;
-    let dims: Vec<usize> = match order {
-        Order::C => (0..shape.len()).rev().collect(),
-        Order::F => (0..shape.len()).collect(),
+    let mut step = |(s, &d): (&mut i64, &usize)| {
+        *s = acc;
+        acc *= d.max(1) as i64;
     };
-    for k in dims {
-        strides[k] = acc;
-        acc *= shape[k].max(1) as i64;
+    match order {
+        Order::C => strides.iter_mut().zip(shape).rev().for_each(&mut step),
+        Order::F => strides.iter_mut().zip(shape).for_each(&mut step),
     }
     strides
 }
@@ -748,19 +766,21 @@ fn f_order_gather(shape: &[usize]) -> Vec<usize> {
     let n: usize = shape.iter().product();
     let rank = shape.len();
     let mut c_strides = vec![1usize; rank];
-    for k in (0..rank.saturating_sub(1)).rev() {
-        c_strides[k] = c_strides[k + 1] * shape[k + 1];
+    let mut acc = 1usize;
+    for (s, &d) in c_strides.iter_mut().zip(shape).rev() {
+        *s = acc;
+        acc *= d;
     }
     let mut pos = vec![0usize; rank];
     let mut out = Vec::with_capacity(n);
     for _ in 0..n {
         out.push(pos.iter().zip(&c_strides).map(|(p, s)| p * s).sum());
-        for k in 0..rank {
-            pos[k] += 1;
-            if pos[k] < shape[k] {
+        for (p, &d) in pos.iter_mut().zip(shape) {
+            *p += 1;
+            if *p < d {
                 break;
             }
-            pos[k] = 0;
+            *p = 0;
         }
     }
     out

@@ -31,22 +31,26 @@ pub trait ArrayInput {
     }
     fn utf(&mut self, what: &str) -> Result<String> {
         let start = self.pos();
-        let n = u16::from_be_bytes(self.take_vec(2, what)?.try_into().expect("2 bytes")) as usize;
+        let n = u16::from_be_bytes(take_exact(self, what)?) as usize;
         let bytes = self.take_vec(n, what)?;
         decode_modified_utf8(&bytes).ok_or_else(|| {
             Error::malformed(start as u64, format!("{what} is not valid modified UTF-8"))
         })
     }
     fn i32(&mut self, what: &str) -> Result<i32> {
-        Ok(i32::from_be_bytes(
-            self.take_vec(4, what)?.try_into().expect("4 bytes"),
-        ))
+        Ok(i32::from_be_bytes(take_exact(self, what)?))
     }
     fn i64(&mut self, what: &str) -> Result<i64> {
-        Ok(i64::from_be_bytes(
-            self.take_vec(8, what)?.try_into().expect("8 bytes"),
-        ))
+        Ok(i64::from_be_bytes(take_exact(self, what)?))
     }
+}
+
+/// Exactly `N` bytes from `take_vec`.
+fn take_exact<const N: usize, I: ArrayInput + ?Sized>(r: &mut I, what: &str) -> Result<[u8; N]> {
+    let v = r.take_vec(N, what)?;
+    let got = v.len();
+    v.try_into()
+        .map_err(|_| r.err(format!("{what}: got {got} bytes instead of {N}")))
 }
 
 /// Checks `len` elements of `size` bytes can be there before anything is allocated.
@@ -110,11 +114,14 @@ impl<R: Read> StreamInput<R> {
     }
 
     fn fill(&mut self, buf: &mut [u8], what: &str) -> Result<()> {
-        let from_replay = buf.len().min(self.replay.len());
-        buf[..from_replay].copy_from_slice(&self.replay[..from_replay]);
+        let mut from_replay = 0;
+        for (dst, &src) in buf.iter_mut().zip(&self.replay) {
+            *dst = src;
+            from_replay += 1;
+        }
         self.replay.drain(..from_replay);
         self.inner
-            .read_exact(&mut buf[from_replay..])
+            .read_exact(buf.get_mut(from_replay..).unwrap_or_default())
             .map_err(|e| {
                 self.err(match e.kind() {
                     std::io::ErrorKind::UnexpectedEof => {
@@ -156,10 +163,11 @@ impl<R: Read> ArrayInput for StreamInput<R> {
         let mut buf = vec![0u8; (CHUNK / size).max(1) * size];
         let mut left = n * size;
         while left > 0 {
-            let step = left.min(buf.len());
-            self.fill(&mut buf[..step], what)?;
-            crate::nd4j::extend_be(&mut out, &buf[..step]);
-            left -= step;
+            // Only the last step is shorter than the buffer.
+            buf.truncate(left);
+            self.fill(&mut buf, what)?;
+            crate::nd4j::extend_be(&mut out, &buf);
+            left -= buf.len();
         }
         Ok(out)
     }

@@ -217,7 +217,7 @@ pub fn register_all(formats: &[&'static Format], origin: FormatOrigin) -> Result
             Some("a built-in format".to_string())
         } else if let Some((_, o)) = list.iter().find(|(f, _)| f.id == format.id) {
             Some(o.to_string())
-        } else if formats[..i].iter().any(|f| f.id == format.id) {
+        } else if formats.iter().take(i).any(|f| f.id == format.id) {
             Some("another format of the same plugin".to_string())
         } else {
             None

@@ -260,6 +260,12 @@ impl TensorData {
     }
 
     /// Elements `range` as a new vector of the same type.
+    ///
+    /// # Panics
+    ///
+    /// If `range` is not within the data, as slice indexing does.
+    // A bounds contract like `[T]`'s own: callers pass ranges they checked against `len()`.
+    #[allow(clippy::indexing_slicing)]
     pub fn slice(&self, range: std::ops::Range<usize>) -> TensorData {
         map_data!(self, v => v[range].to_vec())
     }
@@ -285,6 +291,12 @@ impl TensorData {
     }
 
     /// The given ranges of elements, concatenated.
+    ///
+    /// # Panics
+    ///
+    /// If a range is not within the data, as slice indexing does.
+    // A bounds contract like `[T]`'s own: callers pass ranges they checked against `len()`.
+    #[allow(clippy::indexing_slicing)]
     pub fn concat_ranges(&self, ranges: &[std::ops::Range<usize>]) -> TensorData {
         map_data!(self, v => {
             let mut out = Vec::with_capacity(ranges.iter().map(|r| r.len()).sum());
@@ -296,11 +308,23 @@ impl TensorData {
     }
 
     /// Elements picked by index, in the order given.
+    ///
+    /// # Panics
+    ///
+    /// If an index is not below `len()`, as slice indexing does.
+    // A bounds contract like `[T]`'s own: callers pass indices they checked against `len()`.
+    #[allow(clippy::indexing_slicing)]
     pub fn gather(&self, idx: &[usize]) -> TensorData {
         map_data!(self, v => idx.iter().map(|&i| v[i]).collect())
     }
 
     /// Value `i` widened to f64 (integers exactly up to 2^53, booleans as 0/1).
+    ///
+    /// # Panics
+    ///
+    /// If `i` is not below `len()`, as slice indexing does.
+    // A bounds contract like `[T]`'s own: callers iterate `0..len()`.
+    #[allow(clippy::indexing_slicing)]
     pub fn get_f64(&self, i: usize) -> f64 {
         match self {
             TensorData::F64(v) => v[i],

@@ -158,10 +158,11 @@ impl UpdaterLayout {
             return Ok(first);
         }
         let second = Self::build_with(kind, &units, false)?;
-        second
-            .check_len(state_len)
-            .map_err(|_| first.check_len(state_len).expect_err("lengths differ"))?;
-        Ok(second)
+        match second.check_len(state_len) {
+            Ok(()) => Ok(second),
+            // Neither fits: report against the first (usual) layout.
+            Err(e) => Err(first.check_len(state_len).err().unwrap_or(e)),
+        }
     }
 
     fn build_with(
@@ -243,10 +244,9 @@ impl UpdaterLayout {
             .copied()
             .filter(|n| updater_pieces(n).is_some_and(|p| !p.is_empty()))
             .collect();
-        match (stateful.len(), names.len()) {
-            (_, 0) => "none".into(),
-            (_, 1) => names[0].to_string(),
-            (1, _) => stateful[0].to_string(),
+        match (stateful.as_slice(), names.as_slice()) {
+            (_, []) => "none".into(),
+            (_, [only]) | ([only], _) => only.to_string(),
             _ => format!("mixed ({})", stateful.join(", ")),
         }
     }
@@ -314,7 +314,7 @@ impl UpdaterLayout {
         self.piece_runs(param.offset, param.len())?
             .into_iter()
             .map(|(name, runs)| {
-                if runs.iter().any(|r| r.end > state.len()) {
+                if runs.iter().any(|r| r.start > r.end || r.end > state.len()) {
                     return Err(Error::Inconsistent(format!(
                         "updater state for {} lies outside the {} state values",
                         param.name,

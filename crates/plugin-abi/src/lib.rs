@@ -19,6 +19,13 @@
 //! - Options cross as UTF-8 JSON ([`options`]). Errors come back as a status code plus a UTF-8
 //!   message in the error buffer.
 
+// A hostile file must give an error, never a panic: library code has no unwrap, expect or
+// unchecked indexing (tests may).
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+)]
+
 use std::os::raw::c_char;
 
 pub mod host;

@@ -2,6 +2,13 @@
 //! registered as format `dl4j`. The zip itself is read and written by `dl4j_core::serializer`,
 //! which the ModelSerializer operations share.
 
+// A hostile file must give an error, never a panic: library code has no unwrap, expect or
+// unchecked indexing (tests may).
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+)]
+
 use dl4j_core::plugin::Format;
 use dl4j_core::serializer::{self, names::CONFIGURATION};
 
@@ -59,8 +66,11 @@ fn detect(bytes: &[u8]) -> bool {
     if !bytes.starts_with(b"PK\x03\x04") {
         return false;
     }
-    let head = &bytes[..bytes.len().min(1 << 16)];
-    let tail = &bytes[bytes.len().saturating_sub(1 << 20)..];
+    // The first 64 KiB and the last 1 MiB (all of a shorter file).
+    let head = bytes.get(..1 << 16).unwrap_or(bytes);
+    let tail = bytes
+        .get(bytes.len().saturating_sub(1 << 20)..)
+        .unwrap_or(bytes);
     contains(head, CONFIGURATION.as_bytes()) || contains(tail, CONFIGURATION.as_bytes())
 }
 

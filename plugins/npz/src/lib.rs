@@ -12,6 +12,13 @@
 //! rebuilds the archive with [`dl4j_core::named::rebuild`]. Object arrays are refused, never
 //! unpickled.
 
+// A hostile file must give an error, never a panic: library code has no unwrap, expect or
+// unchecked indexing (tests may).
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+)]
+
 pub mod npy;
 
 use std::collections::{HashMap, HashSet};

@@ -578,7 +578,12 @@ pub fn header(descr: &str, shape: &[usize]) -> Vec<u8> {
         let mut out = Vec::with_capacity(pre + header_len);
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&[major, 0]);
-        out.extend_from_slice(&(header_len as u32).to_le_bytes()[..len_size]);
+        if len_size == 2 {
+            // Version 1.0; a length over u16::MAX is caught below and 2.0 written instead.
+            out.extend_from_slice(&(header_len as u16).to_le_bytes());
+        } else {
+            out.extend_from_slice(&(header_len as u32).to_le_bytes());
+        }
         out.extend_from_slice(dict.as_bytes());
         out.resize(out.len() + pad, b' ');
         out.push(b'\n');

@@ -306,15 +306,14 @@ fn varint_len(v: u64) -> u64 {
 }
 
 fn put_varint(out: &mut dyn Write, mut v: u64) -> std::io::Result<()> {
-    let mut buf = [0u8; 10];
-    let mut n = 0;
+    // A u64 takes at most 10 bytes of 7 bits.
+    let mut buf = Vec::with_capacity(10);
     while v >= 0x80 {
-        buf[n] = (v as u8) | 0x80;
+        buf.push((v as u8) | 0x80);
         v >>= 7;
-        n += 1;
     }
-    buf[n] = v as u8;
-    out.write_all(&buf[..=n])
+    buf.push(v as u8);
+    out.write_all(&buf)
 }
 
 fn encoded(m: &impl Message) -> Result<Vec<u8>> {
@@ -832,7 +831,7 @@ fn typed<T: Copy>(
     from_field: impl Fn(&[T]) -> TensorData,
 ) -> Result<TensorData> {
     if !raw.is_empty() {
-        if raw.len() != n * dtype.size() {
+        if n.checked_mul(dtype.size()) != Some(raw.len()) {
             return Err(Error::Format(format!(
                 "tensor {name:?}: {} bytes of data for {n} {} elements",
                 raw.len(),

@@ -89,7 +89,7 @@
 //! no updater state, no normalizer.
 
 use std::cmp::Ordering;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use dl4j_core::layout::ParamLayout;
 use dl4j_core::tensor::{DType, Order, TensorData};
@@ -108,16 +108,29 @@ pub fn import_foreign(file: &SafeFile, config: &str, map: Option<&str>) -> Resul
         None => TensorMap::default(),
     };
     let placements = plan(file, &params, &map)?;
-    let dtype = choose_dtype(&config, file, &placements)?;
+    let dtype = choose_dtype(&config, &placements)?;
 
     let mut flat = zeros(dtype, layout.total);
     for (p, pl) in params.iter().zip(&placements) {
-        let pl = pl.as_ref().expect("plan fills every parameter");
-        let t = &file.tensors[pl.tensor];
+        let Some(pl) = pl else {
+            return Err(Error::Inconsistent(format!(
+                "no tensor of the safetensors file fills parameter {} {:?}",
+                p.name, p.shape
+            )));
+        };
+        let t = pl.tensor;
         let src = st::to_tensor(t)?;
         let data = match &pl.permute {
             None => src.into_data(),
-            Some(perm) => src.data().gather(&permuted_indices(&t.shape, perm)),
+            Some(perm) => {
+                let indices = permuted_indices(&t.shape, perm).ok_or_else(|| {
+                    Error::Inconsistent(format!(
+                        "tensor {:?} {:?}: {perm:?} is not a permutation of its axes",
+                        t.name, t.shape
+                    ))
+                })?;
+                src.data().gather(&indices)
+            }
         };
         let data = match pl.transform {
             Transform::None => widen(data, dtype)?,
@@ -127,7 +140,7 @@ pub fn import_foreign(file: &SafeFile, config: &str, map: Option<&str>) -> Resul
             Order::C => None,
             Order::F => Some(strided_offsets(&p.shape, &f_strides(&p.shape))),
         };
-        scatter(&mut flat, &data, p.offset, positions.as_deref())?;
+        scatter(&mut flat, &data, &p.name, p.offset, positions.as_deref())?;
     }
 
     Archive::with_parameters(config, flat, crate::FORMAT_ID)
@@ -302,9 +315,10 @@ fn glob_match(pattern: &str, name: &str) -> bool {
             let Some(tail) = name.strip_prefix(head) else {
                 return false;
             };
+            // `get` is `None` inside a character: only whole characters are skipped.
             (0..=tail.len())
-                .filter(|&i| tail.is_char_boundary(i))
-                .any(|i| glob_match(rest, &tail[i..]))
+                .filter_map(|i| tail.get(i..))
+                .any(|t| glob_match(rest, t))
         }
     }
 }
@@ -313,8 +327,8 @@ fn glob_match(pattern: &str, name: &str) -> bool {
 // Matching.
 
 /// Where a parameter's values come from.
-struct Placement {
-    tensor: usize,
+struct Placement<'a> {
+    tensor: &'a StTensor<'a>,
     /// Axis permutation applied to the row-major source first (`[1, 0]` = transpose).
     permute: Option<Vec<usize>>,
     transform: Transform,
@@ -335,12 +349,11 @@ fn is_vector(shape: &[usize]) -> bool {
 }
 
 fn fit(param: &[usize], src: &[usize]) -> Option<Fit> {
-    let two = param.len() == 2 && src.len() == 2;
-    if two && param[0] == param[1] && param[0] > 1 && src == param {
-        return Some(Fit::Square);
-    }
     if src == param {
-        return Some(Fit::Exact);
+        return Some(match *param {
+            [a, b] if a == b && a > 1 => Fit::Square,
+            _ => Fit::Exact,
+        });
     }
     if is_vector(param)
         && is_vector(src)
@@ -348,24 +361,26 @@ fn fit(param: &[usize], src: &[usize]) -> Option<Fit> {
     {
         return Some(Fit::Vector);
     }
-    if two && src[0] == param[1] && src[1] == param[0] {
-        return Some(Fit::Transposed);
+    match (param, src) {
+        (&[a, b], &[c, d]) if c == b && d == a => Some(Fit::Transposed),
+        _ => None,
     }
-    None
 }
 
 /// Shape after permuting axes: axis `k` of the result is axis `perm[k]` of the source.
+/// `None` unless `perm` names each axis of `shape` once.
 fn permuted_shape(shape: &[usize], perm: &[usize]) -> Option<Vec<usize>> {
     let mut seen = vec![false; shape.len()];
     if perm.len() != shape.len() {
         return None;
     }
     for &a in perm {
-        if a >= shape.len() || std::mem::replace(&mut seen[a], true) {
+        // An axis out of range, or one already taken.
+        if std::mem::replace(seen.get_mut(a)?, true) {
             return None;
         }
     }
-    Some(perm.iter().map(|&a| shape[a]).collect())
+    perm.iter().map(|&a| shape.get(a).copied()).collect()
 }
 
 /// The last component of a tensor name (`norm1.running_var` -> `running_var`).
@@ -392,31 +407,41 @@ fn role_names(key: &str) -> &'static [&'static str] {
 fn natural_cmp(a: &str, b: &str) -> Ordering {
     let (mut x, mut y) = (a.as_bytes(), b.as_bytes());
     loop {
-        match (x.first(), y.first()) {
-            (None, None) => return a.cmp(b),
-            (None, Some(_)) => return Ordering::Less,
-            (Some(_), None) => return Ordering::Greater,
-            (Some(c), Some(d)) if c.is_ascii_digit() && d.is_ascii_digit() => {
-                let lx = x.iter().take_while(|c| c.is_ascii_digit()).count();
-                let ly = y.iter().take_while(|c| c.is_ascii_digit()).count();
-                let trim = |s: &[u8]| -> usize { s.iter().take_while(|&&c| c == b'0').count() };
-                let (nx, ny) = (&x[trim(&x[..lx])..lx], &y[trim(&y[..ly])..ly]);
+        match (x, y) {
+            ([], []) => return a.cmp(b),
+            ([], [_, ..]) => return Ordering::Less,
+            ([_, ..], []) => return Ordering::Greater,
+            ([c, ..], [d, ..]) if c.is_ascii_digit() && d.is_ascii_digit() => {
+                let (nx, rest_x) = split_number(x);
+                let (ny, rest_y) = split_number(y);
                 let o = nx.len().cmp(&ny.len()).then_with(|| nx.cmp(ny));
                 if o != Ordering::Equal {
                     return o;
                 }
-                x = &x[lx..];
-                y = &y[ly..];
+                x = rest_x;
+                y = rest_y;
             }
-            (Some(c), Some(d)) => {
+            ([c, rest_x @ ..], [d, rest_y @ ..]) => {
                 if c != d {
                     return c.cmp(d);
                 }
-                x = &x[1..];
-                y = &y[1..];
+                x = rest_x;
+                y = rest_y;
             }
         }
     }
+}
+
+/// Splits the run of digits `s` starts with off the rest: (the run without its leading zeros,
+/// the rest).
+fn split_number(s: &[u8]) -> (&[u8], &[u8]) {
+    let mut digits = s;
+    while let [b'0', rest @ ..] = digits {
+        digits = rest;
+    }
+    let n = digits.iter().take_while(|c| c.is_ascii_digit()).count();
+    // `n` counts bytes of `digits`, so the split always succeeds.
+    digits.split_at_checked(n).unwrap_or((digits, &[]))
 }
 
 fn float_dtype(t: &StTensor) -> Option<DType> {
@@ -435,48 +460,50 @@ fn describe(t: &StTensor) -> String {
 }
 
 /// Decides which tensor fills each parameter, or fails with every problem at once.
-fn plan(
-    file: &SafeFile,
+fn plan<'a>(
+    file: &'a SafeFile<'_>,
     params: &[&ParamEntry],
     map: &TensorMap,
-) -> Result<Vec<Option<Placement>>> {
+) -> Result<Vec<Option<Placement<'a>>>> {
     let tensors = &file.tensors;
-    let tensor_index: HashMap<&str, usize> = tensors
+    // Tensors and parameters are tracked by position: in the file, in flat order.
+    let tensor_index: HashMap<&str, (usize, &StTensor)> = tensors
         .iter()
         .enumerate()
-        .map(|(i, t)| (t.name.as_str(), i))
+        .map(|(i, t)| (t.name.as_str(), (i, t)))
         .collect();
-    let param_index: HashMap<&str, usize> = params
+    let param_index: HashMap<&str, (usize, &ParamEntry)> = params
         .iter()
         .enumerate()
-        .map(|(i, p)| (p.name.as_str(), i))
+        .map(|(i, p)| (p.name.as_str(), (i, *p)))
         .collect();
 
     let mut problems: Vec<String> = Vec::new();
-    let mut placements: Vec<Option<Placement>> = (0..params.len()).map(|_| None).collect();
+    // Parameter position -> where its values come from.
+    let mut placed: HashMap<usize, Placement> = HashMap::new();
     // Named by the map (filled or not: problems with them are reported on their own).
-    let mut named_param = vec![false; params.len()];
-    let mut named_tensor = vec![false; tensors.len()];
-    let mut ignored = vec![false; tensors.len()];
-    let mut used = vec![false; tensors.len()];
+    let mut named_param: HashSet<usize> = HashSet::new();
+    let mut named_tensor: HashSet<usize> = HashSet::new();
+    let mut ignored: HashSet<usize> = HashSet::new();
+    let mut used: HashSet<usize> = HashSet::new();
     // Orientation evidence from 2-D tensors on 2-D parameters of unequal sides.
     let (mut seen_as_is, mut seen_transposed) = (false, false);
     // Square matrices tell it only when the map spells it out (`explicit`: transposed or not).
     let mut note_orientation = |p: &[usize], src: &[usize], explicit: Option<bool>| {
-        if p.len() != 2 || src.len() != 2 {
+        let (&[p0, p1], &[s0, s1]) = (p, src) else {
             return;
-        }
-        let transposed = if p[0] != p[1] {
-            if src == p {
+        };
+        let transposed = if p0 != p1 {
+            if (s0, s1) == (p0, p1) {
                 false
-            } else if src[0] == p[1] && src[1] == p[0] {
+            } else if (s0, s1) == (p1, p0) {
                 true
             } else {
                 return;
             }
         } else {
             match explicit {
-                Some(t) if p[0] > 1 => t,
+                Some(t) if p0 > 1 => t,
                 _ => return,
             }
         };
@@ -491,7 +518,7 @@ fn plan(
         let mut any = false;
         for (i, t) in tensors.iter().enumerate() {
             if glob_match(pat, &t.name) {
-                ignored[i] = true;
+                ignored.insert(i);
                 any = true;
             }
         }
@@ -503,19 +530,19 @@ fn plan(
     let mut target_of: HashMap<usize, &str> = HashMap::new();
     let mut unknown_params = false;
     for e in &map.entries {
-        let ti = tensor_index.get(e.tensor.as_str()).copied();
-        let pi = param_index.get(e.param.as_str()).copied();
-        if let Some(ti) = ti {
-            named_tensor[ti] = true;
+        let tensor = tensor_index.get(e.tensor.as_str()).copied();
+        let param = param_index.get(e.param.as_str()).copied();
+        if let Some((ti, _)) = tensor {
+            named_tensor.insert(ti);
         }
-        if let Some(pi) = pi {
-            named_param[pi] = true;
+        if let Some((pi, _)) = param {
+            named_param.insert(pi);
         }
-        let (Some(ti), Some(pi)) = (ti, pi) else {
-            if ti.is_none() {
+        let (Some((ti, t)), Some((pi, p))) = (tensor, param) else {
+            if tensor.is_none() {
                 problems.push(format!("{:?}: the file has no such tensor", e.tensor));
             }
-            if pi.is_none() {
+            if param.is_none() {
                 problems.push(format!(
                     "{:?}: the configuration has no parameter {:?}",
                     e.tensor, e.param
@@ -524,9 +551,7 @@ fn plan(
             }
             continue;
         };
-        let t = &tensors[ti];
-        let p = params[pi];
-        if ignored[ti] {
+        if ignored.contains(&ti) {
             problems.push(format!("{:?} is both ignored and mapped", e.tensor));
         }
         if let Some(first) = target_of.insert(pi, e.tensor.as_str()) {
@@ -578,12 +603,15 @@ fn plan(
                     &t.shape,
                     Some(e.permute.as_deref() == Some(&[1, 0])),
                 );
-                used[ti] = true;
-                placements[pi] = Some(Placement {
-                    tensor: ti,
-                    permute: e.permute.clone(),
-                    transform: e.transform,
-                });
+                used.insert(ti);
+                placed.insert(
+                    pi,
+                    Placement {
+                        tensor: t,
+                        permute: e.permute.clone(),
+                        transform: e.transform,
+                    },
+                );
             }
             _ => {
                 let how = match &e.permute {
@@ -617,58 +645,64 @@ fn plan(
     }
 
     if map.auto {
-        let mut candidates: Vec<usize> = (0..tensors.len())
-            .filter(|&i| !named_tensor[i] && !ignored[i] && float_dtype(&tensors[i]).is_some())
+        let mut candidates: Vec<(usize, &StTensor)> = tensors
+            .iter()
+            .enumerate()
+            .filter(|(i, t)| {
+                !named_tensor.contains(i) && !ignored.contains(i) && float_dtype(t).is_some()
+            })
             .collect();
-        candidates.sort_by(|&a, &b| natural_cmp(&tensors[a].name, &tensors[b].name));
-        let mut squares: Vec<usize> = Vec::new();
+        candidates.sort_by(|(_, a), (_, b)| natural_cmp(&a.name, &b.name));
+        // Square parameters with their tensors, placed once the orientation is known.
+        let mut squares: Vec<(usize, &ParamEntry, Placement)> = Vec::new();
         for (pi, p) in params.iter().enumerate() {
-            if named_param[pi] {
+            if named_param.contains(&pi) {
                 continue;
             }
             let roles = role_names(&p.key);
             let log_std = p.key == "log10stdev";
-            let fitting = candidates.iter().copied().filter(|&i| {
-                let t = &tensors[i];
+            let fitting = candidates.iter().filter_map(|&(i, t)| {
                 // Rule 5: a variance never fills log10(std) on its own.
                 let blocked = log_std && VARIANCE_NAMES.contains(&leaf(&t.name));
-                !used[i] && !blocked && fit(&p.shape, &t.shape).is_some()
+                if used.contains(&i) || blocked {
+                    return None;
+                }
+                fit(&p.shape, &t.shape).map(|f| (i, t, f))
             });
             let mut first = None;
             let mut chosen = None;
-            for i in fitting {
-                if roles.contains(&leaf(&tensors[i].name)) {
-                    chosen = Some(i);
+            for c in fitting {
+                if roles.contains(&leaf(&c.1.name)) {
+                    chosen = Some(c);
                     break;
                 }
-                first.get_or_insert(i);
+                first.get_or_insert(c);
             }
-            let Some(ti) = chosen.or(first) else {
+            let Some((ti, t, f)) = chosen.or(first) else {
                 continue;
             };
-            let t = &tensors[ti];
-            used[ti] = true;
-            let f = fit(&p.shape, &t.shape).expect("filtered on fit");
-            if f == Fit::Square {
-                squares.push(pi);
-            }
+            used.insert(ti);
             note_orientation(&p.shape, &t.shape, None);
-            placements[pi] = Some(Placement {
-                tensor: ti,
+            let placement = Placement {
+                tensor: t,
                 permute: (f == Fit::Transposed).then(|| vec![1, 0]),
                 transform: Transform::None,
-            });
+            };
+            if f == Fit::Square {
+                squares.push((pi, *p, placement));
+            } else {
+                placed.insert(pi, placement);
+            }
         }
-        for pi in squares {
-            let pl = placements[pi].as_mut().expect("placed");
+        for (pi, p, mut pl) in squares {
             match (seen_as_is, seen_transposed) {
                 (false, true) => pl.permute = Some(vec![1, 0]),
                 (true, false) => {}
                 (both, _) => problems.push(format!(
                     "{} {:?} is square: {:?} fits it as is and transposed, and {} (map it with or without transpose = true)",
-                    params[pi].name,
-                    params[pi].shape,
-                    tensors[pl.tensor].name,
+                    p.name,
+                    p.shape,
+                    pl.tensor.name,
                     if both {
                         "the other matrices of the file disagree on the orientation"
                     } else {
@@ -676,17 +710,24 @@ fn plan(
                     }
                 )),
             }
+            placed.insert(pi, pl);
         }
     }
 
-    let unfilled: Vec<usize> = (0..params.len())
-        .filter(|&i| placements[i].is_none() && !named_param[i])
+    let unfilled: Vec<&ParamEntry> = params
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !placed.contains_key(i) && !named_param.contains(i))
+        .map(|(_, p)| *p)
         .collect();
-    let leftover: Vec<usize> = (0..tensors.len())
-        .filter(|&i| !used[i] && !ignored[i] && !named_tensor[i])
+    let leftover: Vec<&StTensor> = tensors
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !used.contains(i) && !ignored.contains(i) && !named_tensor.contains(i))
+        .map(|(_, t)| t)
         .collect();
     if problems.is_empty() && unfilled.is_empty() && leftover.is_empty() {
-        return Ok(placements);
+        return Ok((0..params.len()).map(|i| placed.remove(&i)).collect());
     }
 
     let mut msg = String::from("the safetensors file does not fit the configured DL4J network:");
@@ -701,27 +742,27 @@ fn plan(
             "\n  DL4J parameters no tensor fills ({}):",
             unfilled.len()
         ));
-        for &i in &unfilled {
-            msg.push_str(&format!("\n    - {} {:?}", params[i].name, params[i].shape));
+        for p in &unfilled {
+            msg.push_str(&format!("\n    - {} {:?}", p.name, p.shape));
         }
     }
     if !leftover.is_empty() {
         msg.push_str(&format!("\n  tensors left over ({}):", leftover.len()));
         let mut sorted = leftover.clone();
-        sorted.sort_by(|&a, &b| natural_cmp(&tensors[a].name, &tensors[b].name));
-        for &i in &sorted {
-            msg.push_str(&format!("\n    - {}", describe(&tensors[i])));
+        sorted.sort_by(|a, b| natural_cmp(&a.name, &b.name));
+        for t in &sorted {
+            msg.push_str(&format!("\n    - {}", describe(t)));
         }
     }
-    if leftover.iter().any(|&i| float_dtype(&tensors[i]).is_none()) {
+    if leftover.iter().any(|t| float_dtype(t).is_none()) {
         msg.push_str(
             "\n  tensors that are not floating point (counters, masks) are never matched: list them under `ignore` in a --map file",
         );
     }
-    if unfilled.iter().any(|&i| params[i].key == "log10stdev")
+    if unfilled.iter().any(|p| p.key == "log10stdev")
         && leftover
             .iter()
-            .any(|&i| VARIANCE_NAMES.contains(&leaf(&tensors[i].name)))
+            .any(|t| VARIANCE_NAMES.contains(&leaf(&t.name)))
     {
         msg.push_str(
             "\n  a BatchNormalization layer stores log10(std) (`log10stdev`) unless its `variables` list \"var\": map the variance with transform = \"log10_std\", or list \"var\" in the configuration",
@@ -747,11 +788,7 @@ fn widens(from: DType, to: DType) -> bool {
         )
 }
 
-fn choose_dtype(
-    config: &Configuration,
-    file: &SafeFile,
-    placements: &[Option<Placement>],
-) -> Result<DType> {
+fn choose_dtype(config: &Configuration, placements: &[Option<Placement>]) -> Result<DType> {
     let wanted = match config.data_type() {
         None => None,
         Some(name) => match DType::from_nd4j_name(name).filter(|d| d.is_float()) {
@@ -766,8 +803,14 @@ fn choose_dtype(
     // dtype -> names of the tensors that have it, in parameter order.
     let mut by_dtype: Vec<(DType, Vec<&str>)> = Vec::new();
     for pl in placements.iter().flatten() {
-        let t = &file.tensors[pl.tensor];
-        let d = float_dtype(t).expect("only float tensors are placed");
+        let t = pl.tensor;
+        let d = float_dtype(t).ok_or_else(|| {
+            Error::Inconsistent(format!(
+                "tensor {:?} is {}, not floating point: DL4J parameters are floats",
+                t.name,
+                dtype_name(t)
+            ))
+        })?;
         match by_dtype.iter_mut().find(|(x, _)| *x == d) {
             Some((_, names)) => names.push(&t.name),
             None => by_dtype.push((d, vec![&t.name])),
@@ -851,18 +894,24 @@ fn log10_std(data: &TensorData, to: DType) -> TensorData {
     }
 }
 
+/// Row-major strides: the product of the dimensions after each axis.
 fn c_strides(shape: &[usize]) -> Vec<usize> {
     let mut s = vec![1usize; shape.len()];
-    for k in (0..shape.len().saturating_sub(1)).rev() {
-        s[k] = s[k + 1] * shape[k + 1];
+    let mut step = 1usize;
+    for (stride, &d) in s.iter_mut().zip(shape).rev() {
+        *stride = step;
+        step = step.saturating_mul(d);
     }
     s
 }
 
+/// Column-major strides: the product of the dimensions before each axis.
 fn f_strides(shape: &[usize]) -> Vec<usize> {
     let mut s = vec![1usize; shape.len()];
-    for k in 1..shape.len() {
-        s[k] = s[k - 1] * shape[k - 1];
+    let mut step = 1usize;
+    for (stride, &d) in s.iter_mut().zip(shape) {
+        *stride = step;
+        step = step.saturating_mul(d);
     }
     s
 }
@@ -878,42 +927,59 @@ fn strided_offsets(shape: &[usize], strides: &[usize]) -> Vec<usize> {
     let mut at = 0usize;
     for _ in 0..n {
         out.push(at);
-        for k in (0..shape.len()).rev() {
-            idx[k] += 1;
-            at += strides[k];
-            if idx[k] < shape[k] {
+        for ((i, &d), &stride) in idx.iter_mut().zip(shape).zip(strides).rev() {
+            *i += 1;
+            at += stride;
+            if *i < d {
                 break;
             }
-            at -= strides[k] * shape[k];
-            idx[k] = 0;
+            at -= stride * d;
+            *i = 0;
         }
     }
     out
 }
 
-/// For each row-major position of the permuted tensor, its index in the row-major source.
-fn permuted_indices(shape: &[usize], perm: &[usize]) -> Vec<usize> {
+/// For each row-major position of the permuted tensor, its index in the row-major source;
+/// `None` unless `perm` names each axis of `shape` once.
+fn permuted_indices(shape: &[usize], perm: &[usize]) -> Option<Vec<usize>> {
+    let out_shape = permuted_shape(shape, perm)?;
     let src = c_strides(shape);
-    let out_shape: Vec<usize> = perm.iter().map(|&a| shape[a]).collect();
-    let strides: Vec<usize> = perm.iter().map(|&a| src[a]).collect();
-    strided_offsets(&out_shape, &strides)
+    let strides: Vec<usize> = perm
+        .iter()
+        .map(|&a| src.get(a).copied())
+        .collect::<Option<_>>()?;
+    Some(strided_offsets(&out_shape, &strides))
 }
 
 /// Writes row-major `src` into `flat` at `offset`, element `r` at `offset + positions[r]`
-/// (contiguously without positions).
+/// (contiguously without positions), for parameter `param`.
 fn scatter(
     flat: &mut TensorData,
     src: &TensorData,
+    param: &str,
     offset: usize,
     positions: Option<&[usize]>,
 ) -> Result<()> {
+    let total = flat.len();
+    let overrun = |at: usize| {
+        Error::Inconsistent(format!(
+            "parameter {param}: {} values at offset {offset} do not fit the {total} values of the network (element at {at})",
+            src.len()
+        ))
+    };
     macro_rules! put {
         ($a:expr, $b:expr) => {
             match positions {
-                None => $a[offset..offset + $b.len()].copy_from_slice($b),
+                None => offset
+                    .checked_add($b.len())
+                    .and_then(|end| $a.get_mut(offset..end))
+                    .ok_or_else(|| overrun(offset.saturating_add($b.len())))?
+                    .copy_from_slice($b),
                 Some(pos) => {
                     for (v, &q) in $b.iter().zip(pos) {
-                        $a[offset + q] = *v;
+                        let at = offset.saturating_add(q);
+                        *$a.get_mut(at).ok_or_else(|| overrun(at))? = *v;
                     }
                 }
             }
@@ -963,7 +1029,14 @@ mod tests {
     #[test]
     fn offsets() {
         // Transposing [2, 3]: result [3, 2], element (i, j) is source (j, i).
-        assert_eq!(permuted_indices(&[2, 3], &[1, 0]), [0, 3, 1, 4, 2, 5]);
+        assert_eq!(
+            permuted_indices(&[2, 3], &[1, 0]),
+            Some(vec![0, 3, 1, 4, 2, 5])
+        );
+        // Not a permutation of the axes.
+        assert_eq!(permuted_indices(&[2, 3], &[0, 2]), None);
+        assert_eq!(permuted_indices(&[2, 3], &[1, 1]), None);
+        assert_eq!(permuted_indices(&[2, 3], &[0]), None);
         // f order of [2, 3]: (i, j) at i + 2 j.
         assert_eq!(
             strided_offsets(&[2, 3], &f_strides(&[2, 3])),

@@ -6,6 +6,13 @@
 //! rebuild the exact archive in `__metadata__`. Import rebuilds that archive; files written by
 //! other tools become DL4J networks given a DL4J configuration (and optionally a tensor map).
 
+// A hostile file must give an error, never a panic: library code has no unwrap, expect or
+// unchecked indexing (tests may).
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+)]
+
 mod foreign;
 mod st;
 

@@ -38,15 +38,19 @@ impl<'a> SafeFile<'a> {
             .offset_keys()
             .into_iter()
             .map(|name| {
-                let v = st.tensor(&name).expect("listed by the header");
-                StTensor {
+                let v = st.tensor(&name).map_err(|e| {
+                    Error::Format(format!(
+                        "not a valid safetensors file: tensor {name:?} listed by the header: {e}"
+                    ))
+                })?;
+                Ok(StTensor {
                     dtype: v.dtype(),
                     shape: v.shape().to_vec(),
                     data: v.data(),
                     name,
-                }
+                })
             })
-            .collect();
+            .collect::<Result<Vec<_>>>()?;
         Ok(SafeFile { metadata, tensors })
     }
 
@@ -57,10 +61,10 @@ impl<'a> SafeFile<'a> {
 
 /// Cheap check for detection: 8-byte LE length, then a JSON object that fits the file.
 pub fn looks_like_safetensors(bytes: &[u8]) -> bool {
-    let Some(head) = bytes.get(..8) else {
+    let Some(head) = bytes.first_chunk::<8>() else {
         return false;
     };
-    let n = u64::from_le_bytes(head.try_into().expect("8 bytes"));
+    let n = u64::from_le_bytes(*head);
     n >= 2 && n <= MAX_HEADER as u64 && 8 + n <= bytes.len() as u64 && bytes.get(8) == Some(&b'{')
 }
 
@@ -148,7 +152,8 @@ pub fn write(
         );
         offset = end;
     }
-    let mut text = serde_json::to_vec(&serde_json::Value::Object(header)).expect("JSON");
+    let mut text = serde_json::to_vec(&serde_json::Value::Object(header))
+        .map_err(|e| Error::Format(format!("writing the safetensors header: {e}")))?;
     if text.len() > MAX_HEADER {
         return Err(Error::Unsupported(format!(
             "the safetensors header would be {} bytes, over the format's {MAX_HEADER}-byte limit (the configuration or the tensor list is too large)",

@@ -4,7 +4,7 @@
 //! collections; we reproduce their iteration order (bucket = index & (capacity - 1), ties in
 //! insertion order).
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 
 use crate::error::{Error, Result};
 
@@ -53,52 +53,54 @@ impl GraphConf {
 fn java_hashset_order(inserted: &[usize]) -> Vec<usize> {
     // Default capacity 16, doubled whenever size exceeds 0.75 * capacity.
     let mut cap = 16usize;
-    while inserted.len() * 4 > cap * 3 {
-        cap *= 2;
+    while inserted.len().saturating_mul(4) > cap.saturating_mul(3) {
+        cap = cap.saturating_mul(2);
     }
-    let mut v: Vec<(usize, usize)> = inserted
+    let mut v: Vec<(usize, usize, usize)> = inserted
         .iter()
         .enumerate()
         .map(|(pos, &x)| {
             // Integer.hashCode = value; HashMap.hash spreads the high half into the low half.
             let h = x as u32;
-            (((h ^ (h >> 16)) as usize) & (cap - 1), pos)
+            (((h ^ (h >> 16)) as usize) & (cap - 1), pos, x)
         })
         .collect();
     v.sort();
-    v.into_iter().map(|(_, pos)| inserted[pos]).collect()
+    v.into_iter().map(|(_, _, x)| x).collect()
 }
 
 /// DL4J's `topologicalSortOrder()` for a graph without a cached order.
 pub fn kahn_order(g: &GraphConf) -> Result<Vec<String>> {
     let names: Vec<&String> = g.inputs.iter().chain(&g.vertices).collect();
-    let index_of = |name: &str| names.iter().position(|n| *n == name);
     let n = names.len();
-    if let Some(dup) = (0..n).find(|&i| names[..i].contains(&names[i])) {
-        return Err(Error::Config(format!(
-            "duplicate vertex name {:?}",
-            names[dup]
-        )));
+    let mut index_of: HashMap<&str, usize> = HashMap::with_capacity(n);
+    for (i, name) in names.iter().enumerate() {
+        if index_of.insert(name.as_str(), i).is_some() {
+            return Err(Error::Config(format!("duplicate vertex name {name:?}")));
+        }
+    }
+    // The first entry wins, as in `inputs_of`.
+    let mut inputs_of: HashMap<&str, &[String]> = HashMap::with_capacity(g.vertex_inputs.len());
+    for (vname, list) in &g.vertex_inputs {
+        inputs_of.entry(vname.as_str()).or_insert(list.as_slice());
     }
 
     // inputEdges[v] = set of producer indices; outputEdges[p] = consumers in insertion order.
-    let mut input_edges: Vec<Vec<usize>> = vec![Vec::new(); n];
-    let mut output_edges: Vec<Vec<usize>> = vec![Vec::new(); n];
-    for (v_pos, vname) in g.vertices.iter().enumerate() {
-        let v = g.inputs.len() + v_pos;
-        for src in g.inputs_of(vname) {
-            let s = index_of(src).ok_or_else(|| {
+    // Network inputs have no producers; vertices follow them, in JSON order.
+    let mut input_edges: Vec<Vec<usize>> = vec![Vec::new(); g.inputs.len()];
+    for vname in &g.vertices {
+        let mut producers = Vec::new();
+        for src in inputs_of.get(vname.as_str()).copied().unwrap_or_default() {
+            let s = *index_of.get(src.as_str()).ok_or_else(|| {
                 Error::Config(format!(
                     "vertex {vname:?} takes input {src:?}, which does not exist"
                 ))
             })?;
-            if !input_edges[v].contains(&s) {
-                input_edges[v].push(s);
-            }
-            if !output_edges[s].contains(&v) {
-                output_edges[s].push(v);
+            if !producers.contains(&s) {
+                producers.push(s);
             }
         }
+        input_edges.push(producers);
     }
     for (vname, _) in &g.vertex_inputs {
         if !g.vertices.contains(vname) {
@@ -107,28 +109,43 @@ pub fn kahn_order(g: &GraphConf) -> Result<Vec<String>> {
             )));
         }
     }
-
-    let mut queue: VecDeque<usize> = (0..n).filter(|&i| input_edges[i].is_empty()).collect();
-    let mut out = Vec::with_capacity(n);
-    while let Some(p) = queue.pop_front() {
-        out.push(p);
-        for c in java_hashset_order(&output_edges[p]) {
-            input_edges[c].retain(|&x| x != p);
-            if input_edges[c].is_empty() {
-                queue.push_back(c);
+    // Every index below is a position in `names` (from `index_of`, or an enumeration of the
+    // n-long `input_edges`), and `input_edges`, `output_edges` and `placed` all have n entries.
+    #[allow(clippy::indexing_slicing)]
+    let order = {
+        let mut output_edges: Vec<Vec<usize>> = vec![Vec::new(); n];
+        for (v, producers) in input_edges.iter().enumerate() {
+            for &s in producers {
+                // Consumers are visited in increasing order and producers are distinct, so
+                // each consumer is listed once, in insertion order.
+                output_edges[s].push(v);
             }
         }
-    }
-    if out.len() != n {
-        let stuck: Vec<&str> = (0..n)
-            .filter(|i| !out.contains(i))
-            .map(|i| names[i].as_str())
-            .collect();
-        return Err(Error::Config(format!(
-            "the graph has a cycle through vertices {stuck:?}"
-        )));
-    }
-    Ok(out.into_iter().map(|i| names[i].clone()).collect())
+        let mut queue: VecDeque<usize> = (0..n).filter(|&i| input_edges[i].is_empty()).collect();
+        let mut out = Vec::with_capacity(n);
+        let mut placed = vec![false; n];
+        while let Some(p) = queue.pop_front() {
+            out.push(p);
+            placed[p] = true;
+            for c in java_hashset_order(&output_edges[p]) {
+                input_edges[c].retain(|&x| x != p);
+                if input_edges[c].is_empty() {
+                    queue.push_back(c);
+                }
+            }
+        }
+        if out.len() != n {
+            let stuck: Vec<&str> = (0..n)
+                .filter(|&i| !placed[i])
+                .map(|i| names[i].as_str())
+                .collect();
+            return Err(Error::Config(format!(
+                "the graph has a cycle through vertices {stuck:?}"
+            )));
+        }
+        out.into_iter().map(|i| names[i].clone()).collect()
+    };
+    Ok(order)
 }
 
 #[cfg(test)]

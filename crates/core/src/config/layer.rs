@@ -93,8 +93,8 @@ impl<'a> TypedObject<'a> {
                 body: v,
             });
         }
-        if obj.len() == 1 {
-            let (tag, body) = obj.iter().next().expect("one entry");
+        let mut entries = obj.iter();
+        if let (Some((tag, body)), None) = (entries.next(), entries.next()) {
             if body.is_object() {
                 return Ok(TypedObject {
                     style: TypeStyle::Wrapper,

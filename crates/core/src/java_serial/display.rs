@@ -38,7 +38,7 @@
 
 use std::cmp::Ordering;
 
-use super::parse::{ArrayValues, ClassData, Content, Id, Obj, Stream, Value, MAX_DEPTH};
+use super::parse::{ArrayValues, ClassData, ClassDesc, Content, Id, Obj, Stream, Value, MAX_DEPTH};
 use super::{parse, source_spelling};
 use crate::error::{Error, Result};
 
@@ -302,9 +302,17 @@ impl<'s, 'a> ObjView<'s, 'a> {
     }
 
     fn class_data(&self, class: &str) -> Option<&'a ClassData> {
-        self.data
-            .iter()
-            .find(|cd| self.s.class_desc(cd.class).is_some_and(|d| d.name == class))
+        self.class_data_desc(class).map(|(cd, _)| cd)
+    }
+
+    /// The data of `class` in this object together with that class's descriptor.
+    fn class_data_desc(&self, class: &str) -> Option<(&'a ClassData, &'s ClassDesc)> {
+        self.data.iter().find_map(|cd| {
+            self.s
+                .class_desc(cd.class)
+                .filter(|d| d.name == class)
+                .map(|d| (cd, d))
+        })
     }
 
     /// A field of `class` that must have type `code`; Java's default (zero) when the stream's
@@ -321,20 +329,24 @@ impl<'s, 'a> ObjView<'s, 'a> {
             b'C' => Value::Char(0),
             _ => Value::Null,
         };
-        let Some(cd) = self.class_data(class) else {
+        let Some((cd, desc)) = self.class_data_desc(class) else {
             return Ok(default);
         };
-        let desc = self.s.class_desc(cd.class).expect("class descriptor");
-        match desc.fields.iter().position(|f| f.name == field) {
+        match desc
+            .fields
+            .iter()
+            .enumerate()
+            .find(|(_, f)| f.name == field)
+        {
             None => Ok(default),
-            Some(i) if desc.fields[i].type_code == code => cd
+            Some((i, f)) if f.type_code == code => cd
                 .values
                 .get(i)
                 .copied()
                 .ok_or_else(|| self.err(format!("field {field} has no value"))),
-            Some(i) => Err(self.err(format!(
+            Some((_, f)) => Err(self.err(format!(
                 "field {field} has type {} instead of {}",
-                desc.fields[i].type_code as char, code as char
+                f.type_code as char, code as char
             ))),
         }
     }
@@ -411,8 +423,12 @@ impl<'a> Annotations<'a> {
         while got < N {
             match self.items.get(self.idx) {
                 Some(Content::BlockData(b)) => {
-                    let take = (N - got).min(b.len() - self.off);
-                    out[got..got + take].copy_from_slice(&b[self.off..self.off + take]);
+                    let unread = b.get(self.off..).unwrap_or_default();
+                    let mut take = 0;
+                    for (dst, &src) in out.iter_mut().skip(got).zip(unread) {
+                        *dst = src;
+                        take += 1;
+                    }
                     got += take;
                     self.off += take;
                     if self.off == b.len() {
@@ -453,29 +469,18 @@ impl<'a> Annotations<'a> {
 fn quote(units: &[u16], q: char) -> String {
     let mut out = String::with_capacity(units.len() + 2);
     out.push(q);
-    let mut i = 0;
-    while i < units.len() {
-        let u = units[i];
-        if (0xD800..0xDC00).contains(&u) {
-            if let Some(&lo) = units.get(i + 1) {
-                if (0xDC00..0xE000).contains(&lo) {
-                    let c = 0x10000 + (((u as u32) - 0xD800) << 10) + (lo as u32 - 0xDC00);
-                    out.push(char::from_u32(c).expect("surrogate pair"));
-                    i += 2;
-                    continue;
-                }
-            }
-        }
-        match char::from_u32(u as u32) {
-            Some(c) if c == q || c == '\\' => {
+    // Surrogate pairs become one character; an unpaired surrogate is an error item.
+    for unit in char::decode_utf16(units.iter().copied()) {
+        match unit {
+            Ok(c) if c == q || c == '\\' => {
                 out.push('\\');
                 out.push(c);
             }
-            Some(c) if !c.is_control() => out.push(c),
-            // Controls (C0, DEL, C1) and unpaired surrogates.
-            _ => out.push_str(&format!("\\u{u:04x}")),
+            Ok(c) if !c.is_control() => out.push(c),
+            // Controls (C0, DEL, C1; all in the BMP, so one unit each).
+            Ok(c) => out.push_str(&format!("\\u{:04x}", c as u32)),
+            Err(e) => out.push_str(&format!("\\u{:04x}", e.unpaired_surrogate())),
         }
-        i += 1;
     }
     out.push(q);
     out

@@ -11,6 +11,12 @@
 //! operation for operation. String keys compare by `String.compareTo`, so `tieBreakOrder`
 //! (identity hash codes) is never needed: keys in a map are distinct.
 
+// Writer-side model, never fed decoded input: every index is one this module made itself, a
+// node id returned by `new_node` (nodes are never removed), a pair index from enumerating
+// `pairs`, or a bucket `index(table.len(), hash)` masked to a non-empty power-of-two table
+// (`j + old_cap` in a resize to `2 * old_cap` buckets with `j < old_cap`).
+#![allow(clippy::indexing_slicing)]
+
 use std::cmp::Ordering;
 
 const DEFAULT_INITIAL_CAPACITY: usize = 16;

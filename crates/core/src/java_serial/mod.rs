@@ -23,7 +23,7 @@ pub use parse::{
     parse, ArrayValues, ClassData, ClassDesc, Content, Entry, FieldDesc, Id, JavaString, Obj,
     Stream, Value, MAX_DEPTH,
 };
-pub use write::{serialize, JavaValue};
+pub use write::{serialize, try_serialize, JavaValue};
 
 /// `STREAM_MAGIC` + `STREAM_VERSION`.
 pub const MAGIC: [u8; 4] = [0xAC, 0xED, 0x00, 0x05];

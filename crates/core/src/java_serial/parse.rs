@@ -157,6 +157,15 @@ impl JavaString {
 }
 
 impl Stream {
+    /// The entry `id` names.
+    ///
+    /// # Panics
+    ///
+    /// If `id` is not an entry of this stream. The ids in a stream [`parse`] returned (in its
+    /// values, descriptors and class data) all are, whatever the input was.
+    // The parser only hands out ids of entries it has pushed (`Parser::new_entry`), and a
+    // `Stream` never loses entries, so for ids taken from the stream this cannot panic.
+    #[allow(clippy::indexing_slicing)]
     pub fn entry(&self, id: Id) -> &Entry {
         &self.entries[id]
     }
@@ -194,7 +203,7 @@ pub fn parse(bytes: &[u8]) -> Result<Stream> {
         ));
     }
     while !p.r.is_at_end() {
-        if p.r.rest()[0] == TC_RESET {
+        if p.r.rest().first() == Some(&TC_RESET) {
             p.r.u8("TC_RESET")?;
             p.handles.clear();
             continue;
@@ -224,6 +233,21 @@ fn has_data(d: &ClassDesc) -> bool {
 impl<'a> Parser<'a> {
     fn err_at(&self, offset: usize, msg: impl std::fmt::Display) -> Error {
         Error::malformed(offset as u64, msg)
+    }
+
+    /// Stores the finished object of entry `id` and marks the entry complete.
+    fn complete_entry(&mut self, id: Id, obj: Obj) {
+        // `id` came from `new_entry`, which grows `entries` and `complete` together, so both
+        // are there.
+        if let (Some(e), Some(c)) = (self.stream.entries.get_mut(id), self.complete.get_mut(id)) {
+            e.obj = obj;
+            *c = true;
+        }
+    }
+
+    /// The nearest superclass of class descriptor `id` whose instances carry data.
+    fn data_parent(&self, id: Id) -> Option<Id> {
+        self.data_parent.get(id).copied().flatten()
     }
 
     /// Assigns the next handle to a new entry (complete or not yet).
@@ -361,13 +385,13 @@ impl<'a> Parser<'a> {
                 TC_NULL => break None,
                 TC_REFERENCE => {
                     let id = self.reference(at)?;
-                    match self.stream.entries[id].obj {
-                        Obj::ClassDesc(_) if self.complete[id] => break Some(id),
-                        Obj::ClassDesc(_) => {
+                    match self.stream.class_desc(id) {
+                        Some(_) if self.complete.get(id) == Some(&true) => break Some(id),
+                        Some(_) => {
                             return Err(self
                                 .err_at(at, "class descriptor refers to itself as its superclass"))
                         }
-                        _ => {
+                        None => {
                             return Err(self.err_at(
                                 at,
                                 "reference to something that is not a class descriptor",
@@ -388,19 +412,28 @@ impl<'a> Parser<'a> {
         // Link each new descriptor to the one after it (its superclass).
         let mut superclass = end;
         for &id in chain.iter().rev() {
+            // `superclass` is the previous (already linked) descriptor of the chain or the
+            // complete descriptor the chain ended with.
             let dp = superclass.and_then(|s| {
-                let sd = self.stream.class_desc(s).expect("linked class descriptor");
-                if has_data(sd) {
+                if self.stream.class_desc(s).is_some_and(has_data) {
                     Some(s)
                 } else {
-                    self.data_parent[s]
+                    self.data_parent(s)
                 }
             });
-            self.data_parent[id] = dp;
-            if let Obj::ClassDesc(d) = &mut self.stream.entries[id].obj {
+            if let Some(slot) = self.data_parent.get_mut(id) {
+                *slot = dp;
+            }
+            if let Some(Entry {
+                obj: Obj::ClassDesc(d),
+                ..
+            }) = self.stream.entries.get_mut(id)
+            {
                 d.superclass = superclass;
             }
-            self.complete[id] = true;
+            if let Some(c) = self.complete.get_mut(id) {
+                *c = true;
+            }
             superclass = Some(id);
         }
         Ok(chain.first().copied().or(end))
@@ -450,7 +483,11 @@ impl<'a> Parser<'a> {
             });
         }
         let annotations = self.annotations(depth + 1)?;
-        if let Obj::ClassDesc(d) = &mut self.stream.entries[id].obj {
+        if let Some(Entry {
+            obj: Obj::ClassDesc(d),
+            ..
+        }) = self.stream.entries.get_mut(id)
+        {
             d.fields = fields;
             d.annotations = annotations;
         }
@@ -481,7 +518,11 @@ impl<'a> Parser<'a> {
             names.push(self.utf("proxy interface name")?);
         }
         let annotations = self.annotations(depth + 1)?;
-        if let Obj::ClassDesc(d) = &mut self.stream.entries[id].obj {
+        if let Some(Entry {
+            obj: Obj::ClassDesc(d),
+            ..
+        }) = self.stream.entries.get_mut(id)
+        {
             d.proxy_interfaces = Some(names);
             d.annotations = annotations;
         }
@@ -493,8 +534,8 @@ impl<'a> Parser<'a> {
         let at = self.r.pos();
         match self.object(depth + 1)? {
             Value::Null => Ok(None),
-            Value::Ref(id) => match &self.stream.entries[id].obj {
-                Obj::String(s) => Ok(Some(s.to_string_lossy())),
+            Value::Ref(id) => match self.stream.entries.get(id).map(|e| &e.obj) {
+                Some(Obj::String(s)) => Ok(Some(s.to_string_lossy())),
                 _ => Err(self.err_at(at, "field type is not a string")),
             },
             _ => Err(self.err_at(at, "field type is not a string")),
@@ -528,11 +569,11 @@ impl<'a> Parser<'a> {
             },
             false,
         );
-        let flags = self
+        let desc = self
             .stream
             .class_desc(class)
-            .expect("class descriptor")
-            .flags;
+            .ok_or_else(|| self.err_at(at, "object's class is not a class descriptor"))?;
+        let (flags, class_has_data) = (desc.flags, has_data(desc));
         if flags & SC_ENUM != 0 {
             return Err(self.err_at(at, "enum class descriptor used for TC_OBJECT"));
         }
@@ -555,19 +596,22 @@ impl<'a> Parser<'a> {
             // The chain of classes with data, superclass first. Each of them takes at least one
             // byte, which bounds the walk by the input.
             let mut chain = Vec::new();
-            let mut c = Some(class).filter(|&c| has_data(self.stream.class_desc(c).unwrap()));
-            if c.is_none() {
-                c = self.data_parent[class];
-            }
+            let mut c = if class_has_data {
+                Some(class)
+            } else {
+                self.data_parent(class)
+            };
             while let Some(d) = c {
                 if chain.len() >= self.r.remaining() {
                     return Err(self.r.err("truncated: object data missing"));
                 }
                 chain.push(d);
-                c = self.data_parent[d];
+                c = self.data_parent(d);
             }
             for &d in chain.iter().rev() {
-                let desc = self.stream.class_desc(d).expect("class descriptor");
+                let desc = self.stream.class_desc(d).ok_or_else(|| {
+                    self.err_at(at, "a superclass of the object is not a class descriptor")
+                })?;
                 let types: Vec<u8> = desc.fields.iter().map(|f| f.type_code).collect();
                 let write_method = desc.flags & SC_WRITE_METHOD != 0;
                 let mut values = Vec::with_capacity(types.len().min(self.r.remaining()));
@@ -586,8 +630,7 @@ impl<'a> Parser<'a> {
                 });
             }
         }
-        self.stream.entries[id].obj = Obj::Object { class, data };
-        self.complete[id] = true;
+        self.complete_entry(id, Obj::Object { class, data });
         Ok(Value::Ref(id))
     }
 
@@ -612,7 +655,7 @@ impl<'a> Parser<'a> {
         let name = &self
             .stream
             .class_desc(class)
-            .expect("class descriptor")
+            .ok_or_else(|| self.err_at(at, "array's class is not a class descriptor"))?
             .name;
         let elem = match name.as_bytes() {
             [b'[', e, ..] => *e,
@@ -670,8 +713,7 @@ impl<'a> Parser<'a> {
                 ArrayValues::Object(v)
             }
         };
-        self.stream.entries[id].obj = Obj::Array { class, values };
-        self.complete[id] = true;
+        self.complete_entry(id, Obj::Array { class, values });
         Ok(Value::Ref(id))
     }
 
@@ -679,14 +721,12 @@ impl<'a> Parser<'a> {
         let class = self
             .class_desc(depth)?
             .ok_or_else(|| self.err_at(at, "enum without a class descriptor (null)"))?;
-        if self
+        let flags = self
             .stream
             .class_desc(class)
-            .expect("class descriptor")
-            .flags
-            & SC_ENUM
-            == 0
-        {
+            .ok_or_else(|| self.err_at(at, "enum's class is not a class descriptor"))?
+            .flags;
+        if flags & SC_ENUM == 0 {
             return Err(self.err_at(at, "TC_ENUM with a class descriptor that is not an enum"));
         }
         let id = self.new_entry(
@@ -699,22 +739,21 @@ impl<'a> Parser<'a> {
         );
         let name_at = self.r.pos();
         let constant = match self.object(depth + 1)? {
-            Value::Ref(s) => match &self.stream.entries[s].obj {
-                Obj::String(s) => s.to_string_lossy(),
+            Value::Ref(s) => match self.stream.entries.get(s).map(|e| &e.obj) {
+                Some(Obj::String(s)) => s.to_string_lossy(),
                 _ => return Err(self.err_at(name_at, "enum constant name is not a string")),
             },
             _ => return Err(self.err_at(name_at, "enum constant name is not a string")),
         };
-        self.stream.entries[id].obj = Obj::Enum { class, constant };
-        self.complete[id] = true;
+        self.complete_entry(id, Obj::Enum { class, constant });
         Ok(Value::Ref(id))
     }
 }
 
 fn chunks<const N: usize, T>(raw: &[u8], f: impl Fn([u8; N]) -> T) -> Vec<T> {
-    raw.chunks_exact(N)
-        .map(|c| f(c.try_into().expect("exact chunk")))
-        .collect()
+    // Callers took a multiple of N bytes, so there is no remainder to drop.
+    let (whole, _) = raw.as_chunks::<N>();
+    whole.iter().map(|&c| f(c)).collect()
 }
 
 /// `DataInputStream.readUTF`'s decoding: 1-, 2- and 3-byte forms (NUL may be `00` or `C0 80`,
@@ -722,8 +761,7 @@ fn chunks<const N: usize, T>(raw: &[u8], f: impl Fn([u8; N]) -> T) -> Vec<T> {
 pub(super) fn decode_java_utf(raw: &[u8]) -> std::result::Result<Vec<u16>, usize> {
     let mut out = Vec::with_capacity(raw.len());
     let mut i = 0;
-    while i < raw.len() {
-        let a = raw[i];
+    while let Some(&a) = raw.get(i) {
         match a >> 4 {
             0..=7 => {
                 out.push(a as u16);

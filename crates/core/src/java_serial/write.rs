@@ -11,6 +11,7 @@
 use super::hashmap::JavaHashMap;
 use super::*;
 use crate::bytes::{encode_modified_utf8, ByteWriter};
+use crate::error::{Error, Result};
 
 /// A value [`serialize`] writes, named after the Java class it becomes.
 #[derive(Debug, Clone, PartialEq)]
@@ -125,8 +126,40 @@ const HASH_MAP: Desc = Desc {
 /// included): what Java stores in a model zip as `objects/<key>`.
 ///
 /// # Panics
-/// If a collection has more than `i32::MAX` elements, which Java cannot hold either.
+/// If a collection has more than `i32::MAX` elements, which Java cannot hold either; see
+/// [`try_serialize`] for values whose size is not under the caller's control.
+// The one panic is the documented one above; `try_serialize` is the checked form.
+#[allow(clippy::expect_used)]
 pub fn serialize(v: &JavaValue) -> Vec<u8> {
+    try_serialize(v).expect("more than 2^31-1 elements cannot be serialized")
+}
+
+/// [`serialize`], but a collection of more than `i32::MAX` elements (which Java cannot hold
+/// either) is an [`Error::Unsupported`] instead of a panic.
+pub fn try_serialize(v: &JavaValue) -> Result<Vec<u8>> {
+    let (what, n) = match v {
+        JavaValue::StringArray(x) => ("String[]", x.len()),
+        JavaValue::IntArray(x) => ("int[]", x.len()),
+        JavaValue::DoubleArray(x) => ("double[]", x.len()),
+        JavaValue::StringList(x) => ("ArrayList<String>", x.len()),
+        JavaValue::StringMap(x) => ("HashMap<String, String>", x.len()),
+        JavaValue::String(_)
+        | JavaValue::Integer(_)
+        | JavaValue::Long(_)
+        | JavaValue::Double(_)
+        | JavaValue::Boolean(_) => ("", 0),
+    };
+    if i32::try_from(n).is_err() {
+        return Err(Error::Unsupported(format!(
+            "a {what} of {n} elements cannot be serialized: Java holds at most {} elements",
+            i32::MAX
+        )));
+    }
+    Ok(write_value(v))
+}
+
+/// The stream of `v`, whose element counts all fit in an `i32`.
+fn write_value(v: &JavaValue) -> Vec<u8> {
     let mut w = Vec::new();
     w.put_bytes(&MAGIC);
     match v {
@@ -196,9 +229,10 @@ pub fn serialize(v: &JavaValue) -> Vec<u8> {
     w
 }
 
-/// A Java `int` count; a collection cannot hold more in Java either.
+/// A Java `int` count. `try_serialize` checked the value's count (a map's size is at most its
+/// number of pairs), so it fits.
 fn java_int(n: usize) -> i32 {
-    i32::try_from(n).expect("more than 2^31-1 elements cannot be serialized")
+    i32::try_from(n).unwrap_or(i32::MAX)
 }
 
 /// `writeUTF` of a short name (class and field names here are static and short).

@@ -68,8 +68,10 @@ pub(super) fn prelu(c: &Ctx) -> R<LayerParams> {
     let mut shape = c.ints("inputShape")?;
     if let Some(axes) = c.l.ints("sharedAxes") {
         for a in axes {
-            let i =
-                usize::try_from(a - 1).map_err(|_| format!("PReLULayer: bad shared axis {a}"))?;
+            let i = a
+                .checked_sub(1)
+                .and_then(|i| usize::try_from(i).ok())
+                .ok_or_else(|| format!("PReLULayer: bad shared axis {a}"))?;
             if let Some(d) = shape.get_mut(i) {
                 *d = 1;
             }

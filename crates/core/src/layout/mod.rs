@@ -18,7 +18,7 @@ use ndarray::ArrayViewD;
 
 use crate::config::{Configuration, LayerConf, ModelKind, Node};
 use crate::error::{Error, Result};
-use crate::tensor::{view_segment, Element, Order, Tensor, TensorData};
+use crate::tensor::{checked_product, view_segment, Element, Order, Tensor, TensorData};
 pub use layers::layer_params;
 pub use spec::{Known, LayerParams, ParamSpec, UpdaterRef, Variant};
 
@@ -125,18 +125,18 @@ impl ParamLayout {
     /// Lays out `total` parameters according to the configuration.
     pub fn build(config: &Configuration, total: usize) -> Result<ParamLayout> {
         let nodes = ordered_nodes(config)?;
-        let mut first_err = None;
-        for variant in Variant::ALL {
-            match build_variant(config.kind(), &nodes, total, variant) {
-                Ok(l) => return Ok(l),
-                Err(e) => {
-                    if first_err.is_none() {
-                        first_err = Some(e);
-                    }
-                }
+        // The current variant first; its error is the one reported if none fits.
+        let [current, older @ ..] = Variant::ALL;
+        let first_err = match build_variant(config.kind(), &nodes, total, current) {
+            Ok(l) => return Ok(l),
+            Err(e) => e,
+        };
+        for variant in older {
+            if let Ok(l) = build_variant(config.kind(), &nodes, total, variant) {
+                return Ok(l);
             }
         }
-        Err(first_err.expect("at least one variant"))
+        Err(first_err)
     }
 
     /// The layout a configuration defines on its own (no parameter file to size unknown
@@ -158,7 +158,8 @@ impl ParamLayout {
                                 .memory
                                 .iter()
                                 .map(ParamSpec::len)
-                                .fold(total, usize::saturating_add)
+                                .try_fold(total, usize::checked_add)
+                                .ok_or_else(too_many_params)?
                         }
                         Known::Unknown => {
                             return Err(Error::Config(format!(
@@ -228,7 +229,7 @@ pub fn extract_segment(
     shape: &[usize],
     order: Order,
 ) -> Result<Tensor> {
-    let n: usize = shape.iter().product();
+    let n = checked_product(shape)?;
     if offset.checked_add(n).is_none_or(|end| end > flat.len()) {
         return Err(Error::Inconsistent(format!(
             "segment {offset}..{} lies outside {} elements",
@@ -255,31 +256,39 @@ pub fn insert_segment(
     order: Order,
     src: &TensorData,
 ) -> Result<()> {
-    let n: usize = shape.iter().product();
-    let seg_len: usize = runs.iter().map(|r| r.len()).sum();
+    let n = checked_product(shape)?;
+    let seg_len = runs
+        .iter()
+        .try_fold(0usize, |acc, r| acc.checked_add(r.len()))
+        .ok_or_else(|| Error::Inconsistent(format!("segment runs {runs:?} are too long")))?;
     if src.len() != n || seg_len != n || runs.iter().any(|r| r.end > flat.len()) {
         return Err(Error::Inconsistent(format!(
             "cannot place {} elements of shape {shape:?} into a {seg_len}-element segment",
             src.len()
         )));
     }
-    if src.dtype() != flat.dtype() {
-        return Err(Error::Inconsistent(format!(
-            "cannot place {} data into {} data",
-            src.dtype(),
-            flat.dtype()
-        )));
-    }
     let targets = segment_positions(runs, shape, order);
+    let flat_len = flat.len();
+    let misfit = || {
+        Error::Inconsistent(format!(
+            "segment {runs:?} of shape {shape:?} does not fit in {flat_len} elements"
+        ))
+    };
     macro_rules! place {
         ($($v:ident),*) => {
             match (flat, src) {
                 $((TensorData::$v(dst), TensorData::$v(s)) => {
-                    for (p, t) in targets.enumerate() {
-                        dst[t] = s[p];
+                    for (t, &x) in targets.zip(s.iter()) {
+                        *t.and_then(|t| dst.get_mut(t)).ok_or_else(misfit)? = x;
                     }
                 })*
-                _ => unreachable!("dtypes checked"),
+                (flat, src) => {
+                    return Err(Error::Inconsistent(format!(
+                        "cannot place {} data into {} data",
+                        src.dtype(),
+                        flat.dtype()
+                    )))
+                }
             }
         };
     }
@@ -288,60 +297,75 @@ pub fn insert_segment(
 }
 
 /// Where the logical elements of a segment live in the flat vector, in row-major order of
-/// `shape`: the segment is the concatenation of `runs`, laid out in `order`.
+/// `shape`: the segment is the concatenation of `runs`, laid out in `order`. `None` for an
+/// element the runs are too short to hold.
 pub fn segment_positions<'a>(
     runs: &'a [std::ops::Range<usize>],
     shape: &'a [usize],
     order: Order,
-) -> impl Iterator<Item = usize> + 'a {
-    // Prefix sums locate a segment position in its run (nearly always there is a single run).
-    let starts: Vec<usize> = runs
+) -> impl Iterator<Item = Option<usize>> + 'a {
+    // Each run with its start in the segment, to locate a segment position in its run (nearly
+    // always there is a single run). Runs past usize::MAX elements cannot be reached.
+    let placed: Vec<(usize, &std::ops::Range<usize>)> = runs
         .iter()
-        .scan(0, |acc, r| {
+        .scan(0usize, |acc, r| {
             let s = *acc;
-            *acc += r.len();
-            Some(s)
+            *acc = acc.saturating_add(r.len());
+            Some((s, r))
         })
         .collect();
-    let at = move |i: usize| -> usize {
-        if runs.len() == 1 {
-            return runs[0].start + i;
-        }
-        let k = starts.partition_point(|&s| s <= i) - 1;
-        runs[k].start + (i - starts[k])
+    let at = move |i: usize| -> Option<usize> {
+        let (start, run) = match runs {
+            [only] => (0, only),
+            _ => {
+                let k = placed.partition_point(|&(s, _)| s <= i).checked_sub(1)?;
+                *placed.get(k)?
+            }
+        };
+        let within = i - start;
+        (within < run.len()).then(|| run.start + within)
     };
-    let n: usize = shape.iter().product();
     let positions: Box<dyn Iterator<Item = usize> + 'a> = match order {
-        Order::C => Box::new(0..n),
+        Order::C => Box::new(0..checked_product(shape).unwrap_or(0)),
         Order::F => Box::new(f_offsets(shape)),
     };
     positions.map(at)
 }
 
 /// For each row-major position of `shape`, in turn, the offset of that element in an
-/// `f`-ordered (column-major) segment; computed on the fly.
+/// `f`-ordered (column-major) segment; computed on the fly. A shape whose element count
+/// overflows yields nothing (no such segment fits in memory).
 pub fn f_offsets(shape: &[usize]) -> impl Iterator<Item = usize> + '_ {
-    let rank = shape.len();
-    let mut fstride = vec![1usize; rank];
-    for k in 1..rank {
-        fstride[k] = fstride[k - 1] * shape[k - 1];
-    }
-    let n: usize = shape.iter().product();
-    let mut idx = vec![0usize; rank];
+    let n = checked_product(shape).unwrap_or(0);
+    // Column-major strides: the product of the dimensions before each axis (all within n).
+    let fstride: Vec<usize> = shape
+        .iter()
+        .scan(1usize, |acc, &d| {
+            let s = *acc;
+            *acc = acc.saturating_mul(d);
+            Some(s)
+        })
+        .collect();
+    let mut idx = vec![0usize; shape.len()];
     let mut f = 0usize;
     (0..n).map(move |_| {
         let here = f;
-        for k in (0..rank).rev() {
-            idx[k] += 1;
-            f += fstride[k];
-            if idx[k] < shape[k] {
+        // Odometer step over the axes, last axis fastest.
+        for ((i, &stride), &d) in idx.iter_mut().zip(&fstride).zip(shape).rev() {
+            *i += 1;
+            f += stride;
+            if *i < d {
                 break;
             }
-            f -= fstride[k] * shape[k];
-            idx[k] = 0;
+            f -= stride * d;
+            *i = 0;
         }
         here
     })
+}
+
+fn too_many_params() -> Error {
+    Error::Config("the configuration defines more parameters than can be addressed".into())
 }
 
 /// Nodes in flat-vector order: layer order, or the graph's topological order without inputs.
@@ -452,14 +476,16 @@ fn build_variant(
 
     let first_unknown = layers.iter().position(|l| !l.known);
     let last_unknown = layers.iter().rposition(|l| !l.known);
-    let known_sum = |ls: &[LayerLayout]| -> usize {
-        ls.iter()
-            .filter_map(|l| l.len)
-            .fold(0, usize::saturating_add)
+    // Checked, so that the offsets of pass 2 (at most the known sums and `total`) cannot
+    // overflow either.
+    let known_sum = |ls: &mut dyn Iterator<Item = &LayerLayout>| -> Result<usize> {
+        ls.filter_map(|l| l.len)
+            .try_fold(0usize, usize::checked_add)
+            .ok_or_else(too_many_params)
     };
     let unknown = match (first_unknown, last_unknown) {
         (None, _) | (_, None) => {
-            let sum = known_sum(&layers);
+            let sum = known_sum(&mut layers.iter())?;
             if sum != total {
                 return Err(Error::Inconsistent(format!(
                     "the configuration defines {sum} parameters but coefficients.bin holds {total}"
@@ -468,17 +494,21 @@ fn build_variant(
             None
         }
         (Some(first), Some(last)) => {
-            let front = known_sum(&layers[..first]);
-            let back = known_sum(&layers[last + 1..]);
-            let len = total
-                .checked_sub(front.saturating_add(back))
-                .ok_or_else(|| {
-                    Error::Inconsistent(format!(
-                    "the known layers alone need {} parameters but coefficients.bin holds {total}",
-                    front + back
+            let front = known_sum(&mut layers.iter().take(first))?;
+            let back = known_sum(&mut layers.iter().skip(last.saturating_add(1)))?;
+            let known = front.checked_add(back).ok_or_else(too_many_params)?;
+            let len = total.checked_sub(known).ok_or_else(|| {
+                Error::Inconsistent(format!(
+                    "the known layers alone need {known} parameters but coefficients.bin holds {total}"
                 ))
-                })?;
-            let region = &layers[first..=last];
+            })?;
+            // From the first to the last unknown layer.
+            let region: Vec<&LayerLayout> = layers
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| (first..=last).contains(i))
+                .map(|(_, l)| l)
+                .collect();
             let updater = {
                 let mut us = region
                     .iter()
@@ -502,9 +532,6 @@ fn build_variant(
                 len,
                 updater,
             };
-            if first == last {
-                layers[first].len = Some(len);
-            }
             Some((first, last, span))
         }
     };
@@ -512,11 +539,11 @@ fn build_variant(
     // Pass 2: offsets.
     let mut offset = 0usize;
     for (i, (l, spec)) in layers.iter_mut().zip(specs).enumerate() {
-        let in_region = matches!(&unknown, Some((a, b, _)) if (*a..=*b).contains(&i));
-        if in_region {
-            let (a, b, span) = unknown.as_ref().expect("checked");
+        if let Some((a, b, span)) = unknown.as_ref().filter(|(a, b, _)| (*a..=*b).contains(&i)) {
+            // A lone unknown layer is the whole span.
             if a == b {
                 l.offset = Some(offset);
+                l.len = Some(span.len);
             }
             if i == *b {
                 offset = span.offset + span.len;
@@ -550,4 +577,112 @@ fn build_variant(
         unknown: unknown.map(|(_, _, s)| s),
         variant,
     })
+}
+
+#[cfg(test)]
+mod hostile_tests {
+    use serde_json::{json, Value};
+
+    use super::*;
+
+    fn mln(layers: Vec<Value>) -> Configuration {
+        let confs: Vec<Value> = layers.into_iter().map(|l| json!({ "layer": l })).collect();
+        Configuration::parse(json!({ "confs": confs }).to_string()).unwrap()
+    }
+
+    fn layer(class: &str, fields: Value) -> Value {
+        let mut v = json!({ "@class": format!("org.deeplearning4j.nn.conf.layers.{class}") });
+        v.as_object_mut()
+            .unwrap()
+            .extend(fields.as_object().unwrap().clone());
+        v
+    }
+
+    fn dense(n: i64) -> Value {
+        layer("DenseLayer", json!({ "nin": n, "nout": n }))
+    }
+
+    fn custom() -> Value {
+        json!({ "@class": "com.example.CustomLayer" })
+    }
+
+    #[test]
+    fn shared_axis_of_i64_min_is_an_error() {
+        let c = mln(vec![layer(
+            "PReLULayer",
+            json!({ "inputShape": [2, 3], "sharedAxes": [i64::MIN] }),
+        )]);
+        let e = ParamLayout::build(&c, 6).unwrap_err().to_string();
+        assert!(e.contains("bad shared axis"), "{e}");
+    }
+
+    #[test]
+    fn huge_composite_distribution_sizes_are_an_error() {
+        let gaussian = json!({ "@class": "org.deeplearning4j.nn.conf.layers.variational.GaussianReconstructionDistribution" });
+        let dist = json!({
+            "@class": "org.deeplearning4j.nn.conf.layers.variational.CompositeReconstructionDistribution",
+            "distributionSizes": [i64::MAX, i64::MAX],
+            "reconstructionDistributions": [gaussian.clone(), gaussian],
+        });
+        let vae = layer(
+            "variational.VariationalAutoencoder",
+            json!({ "nin": 2, "nout": 2, "encoderLayerSizes": [2], "decoderLayerSizes": [2],
+                    "outputDistribution": dist }),
+        );
+        let e = ParamLayout::build(&mln(vec![vae]), 10)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("Composite distribution: bad size"), "{e}");
+    }
+
+    #[test]
+    fn deeply_nested_bidirectional_wrappers_are_refused_quickly() {
+        let mut l = dense(2);
+        for _ in 0..60 {
+            l = layer("recurrent.Bidirectional", json!({ "fwd": l }));
+        }
+        let e = ParamLayout::build(&mln(vec![l]), 6)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("Bidirectional: more than"), "{e}");
+    }
+
+    #[test]
+    fn known_layers_beyond_usize_around_an_unknown_one_are_an_error() {
+        let big = i32::MAX as i64;
+        let mut layers = vec![dense(big), dense(big), dense(big), custom()];
+        layers.extend([dense(big), dense(big), dense(big)]);
+        let e = ParamLayout::build(&mln(layers), 10)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("more parameters than can be addressed"), "{e}");
+    }
+
+    #[test]
+    fn a_configuration_beyond_usize_parameters_has_no_layout() {
+        let big = i32::MAX as i64;
+        let c = mln((0..5).map(|_| dense(big)).collect());
+        let e = ParamLayout::for_config(&c).unwrap_err().to_string();
+        assert!(e.contains("more parameters than can be addressed"), "{e}");
+    }
+
+    #[test]
+    fn segment_positions_past_the_runs_are_none() {
+        let none: Vec<Option<usize>> = segment_positions(&[], &[2], Order::C).collect();
+        assert_eq!(none, vec![None, None]);
+        let runs = [3..5, 9..10];
+        let got: Vec<Option<usize>> = segment_positions(&runs, &[4], Order::C).collect();
+        assert_eq!(got, vec![Some(3), Some(4), Some(9), None]);
+        let f: Vec<usize> = f_offsets(&[2, 3]).collect();
+        assert_eq!(f, vec![0, 2, 4, 1, 3, 5]);
+        assert_eq!(f_offsets(&[usize::MAX, 2]).count(), 0);
+    }
+
+    #[test]
+    fn insert_segment_refuses_runs_shorter_than_the_shape() {
+        let mut flat = TensorData::F32(vec![0.0; 4]);
+        let src = TensorData::F32(vec![1.0; 4]);
+        let runs = [0..2, 3..usize::MAX];
+        assert!(insert_segment(&mut flat, &runs, &[4], Order::C, &src).is_err());
+    }
 }

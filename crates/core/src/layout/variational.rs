@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::spec::{in_order, Ctx, LayerParams, R};
+use super::spec::{in_order, Ctx, LayerParams, MAX_DIM, R};
 use crate::config::as_int;
 use crate::tensor::Order;
 
@@ -17,14 +17,19 @@ fn distribution_input_size(dist: Option<&Value>, n_in: usize) -> R<usize> {
         .ok_or("VariationalAutoencoder: bad outputDistribution")?;
     let (name, body) = match obj.get("@class").and_then(Value::as_str) {
         Some(cls) => (crate::config::names::simple_name(cls).to_string(), d),
-        None if obj.len() == 1 => {
-            let (k, v) = obj.iter().next().expect("one entry");
-            (k.clone(), v)
+        None => {
+            // Legacy style: a single-key wrapper object.
+            let mut entries = obj.iter();
+            match (entries.next(), entries.next()) {
+                (Some((k, v)), None) => (k.clone(), v),
+                _ => return Err("VariationalAutoencoder: unreadable outputDistribution".into()),
+            }
         }
-        None => return Err("VariationalAutoencoder: unreadable outputDistribution".into()),
     };
     match name.as_str() {
-        "GaussianReconstructionDistribution" | "Gaussian" => Ok(2 * n_in),
+        "GaussianReconstructionDistribution" | "Gaussian" => n_in.checked_mul(2).ok_or_else(|| {
+            format!("VariationalAutoencoder: Gaussian distribution of {n_in} inputs is too large")
+        }),
         "BernoulliReconstructionDistribution"
         | "Bernoulli"
         | "ExponentialReconstructionDistribution"
@@ -48,8 +53,11 @@ fn distribution_input_size(dist: Option<&Value>, n_in: usize) -> R<usize> {
             sizes.iter().zip(dists).try_fold(0usize, |acc, (s, d)| {
                 let s = as_int(s)
                     .and_then(|s| usize::try_from(s).ok())
-                    .ok_or("Composite distribution: bad size")?;
-                Ok(acc + distribution_input_size(Some(d), s)?)
+                    .filter(|&s| s <= MAX_DIM)
+                    .ok_or_else(|| format!("Composite distribution: bad size {s}"))?;
+                let size = distribution_input_size(Some(d), s)?;
+                acc.checked_add(size)
+                    .ok_or_else(|| "Composite distribution: sizes are too large".to_string())
             })
         }
         other => Err(format!(

@@ -5,15 +5,31 @@ use super::layers::layer_params_in;
 use super::spec::{Known, LayerParams, ParamSpec, Variant, R};
 use crate::config::LayerConf;
 
+/// Most parameter arrays (not values) one Bidirectional layer may have. Each nesting level doubles the count, so a
+/// hostile configuration of nested Bidirectional wrappers would otherwise exhaust memory.
+const MAX_BIDIRECTIONAL_PARAMS: usize = 1 << 16;
+
 pub(super) fn bidirectional(l: &LayerConf, variant: Variant, frozen: bool) -> R<Known> {
     let fwd = l.inner("fwd").ok_or("Bidirectional without \"fwd\"")?;
-    let bwd = l.inner("bwd").unwrap_or_else(|| fwd.clone());
-    let (Known::Params(f), Known::Params(b)) = (
-        layer_params_in(&fwd, variant, frozen)?,
-        layer_params_in(&bwd, variant, frozen)?,
-    ) else {
+    let f = layer_params_in(&fwd, variant, frozen)?;
+    let b = l
+        .inner("bwd")
+        .map(|bwd| layer_params_in(&bwd, variant, frozen))
+        .transpose()?;
+    let Known::Params(f) = f else {
         return Ok(Known::Unknown);
     };
+    // Without "bwd" the backward layer is the forward one (laid out once, not twice per level).
+    let b = match b {
+        None => f.clone(),
+        Some(Known::Params(b)) => b,
+        Some(Known::Unknown) => return Ok(Known::Unknown),
+    };
+    if f.memory.len().saturating_add(b.memory.len()) > MAX_BIDIRECTIONAL_PARAMS {
+        return Err(format!(
+            "Bidirectional: more than {MAX_BIDIRECTIONAL_PARAMS} parameter arrays (nested too deeply?)"
+        ));
+    }
     let mut out = LayerParams::default();
     for (half, prefix) in [(f, "f"), (b, "b")] {
         out.memory

@@ -11,11 +11,11 @@ use serde_json::{json, Value};
 use super::le::{data_le_to, segment_le_to};
 use super::{meta, NamedTensor};
 use crate::archive::{Archive, ParamsStorage};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::layout::ParamLayout;
 use crate::nd4j::Nd4jArray;
 use crate::normalizer::Normalizer;
-use crate::tensor::{DType, Order};
+use crate::tensor::{checked_product, DType, Order};
 use crate::updater::UpdaterLayout;
 
 /// A stretch of the flat parameter vector stored as one tensor.
@@ -107,8 +107,11 @@ fn state_pieces(segments: &[Segment], ul: &UpdaterLayout) -> Result<Vec<StatePie
         }
     }
     // State without a parameter in coefficients.bin (0.5.0-0.7.0 pretrain visible bias).
-    for b in ul.blocks.iter().filter(|b| b.detached.is_some()) {
-        let name = b.detached.as_ref().expect("filtered");
+    for (b, name) in ul
+        .blocks
+        .iter()
+        .filter_map(|b| b.detached.as_ref().map(|name| (b, name)))
+    {
         for (k, piece) in b.pieces.iter().enumerate() {
             let start = b.state_start + k * b.param_len;
             v.push(StatePiece {
@@ -155,35 +158,37 @@ fn normalizer_meta(n: &Normalizer) -> Value {
             max_range,
         } => json!({"MIN_MAX": [num(*min_range), num(*max_range)]}),
     };
-    let mut m = json!({
-        "type": n.type_name(),
-        "class": n.class_name(),
-        "arrays": arrays,
-    });
+    let mut m = serde_json::Map::new();
+    m.insert("type".into(), json!(n.type_name()));
+    m.insert("class".into(), json!(n.class_name()));
+    m.insert("arrays".into(), Value::Object(arrays));
+    let mut set = |key: &str, v: Value| {
+        m.insert(key.into(), v);
+    };
     match n {
-        Normalizer::Standardize { labels, .. } => m["fit_label"] = json!(labels.is_some()),
+        Normalizer::Standardize { labels, .. } => set("fit_label", json!(labels.is_some())),
         Normalizer::MinMax {
             target_min,
             target_max,
             labels,
             ..
         } => {
-            m["fit_label"] = json!(labels.is_some());
-            m["target_min"] = num(*target_min);
-            m["target_max"] = num(*target_max);
+            set("fit_label", json!(labels.is_some()));
+            set("target_min", num(*target_min));
+            set("target_max", num(*target_max));
         }
         Normalizer::ImageMinMax {
             min_range,
             max_range,
             max_pixel_val,
         } => {
-            m["min_range"] = num(*min_range);
-            m["max_range"] = num(*max_range);
-            m["max_pixel_val"] = num(*max_pixel_val);
+            set("min_range", num(*min_range));
+            set("max_range", num(*max_range));
+            set("max_pixel_val", num(*max_pixel_val));
         }
         Normalizer::MultiStandardize { inputs, outputs } => {
-            m["inputs"] = json!(inputs.len());
-            m["outputs"] = json!(outputs.as_ref().map(Vec::len));
+            set("inputs", json!(inputs.len()));
+            set("outputs", json!(outputs.as_ref().map(Vec::len)));
         }
         Normalizer::MultiMinMax {
             target_min,
@@ -191,10 +196,10 @@ fn normalizer_meta(n: &Normalizer) -> Value {
             inputs,
             outputs,
         } => {
-            m["inputs"] = json!(inputs.len());
-            m["outputs"] = json!(outputs.as_ref().map(Vec::len));
-            m["target_min"] = num(*target_min);
-            m["target_max"] = num(*target_max);
+            set("inputs", json!(inputs.len()));
+            set("outputs", json!(outputs.as_ref().map(Vec::len)));
+            set("target_min", num(*target_min));
+            set("target_max", num(*target_max));
         }
         Normalizer::MultiHybrid {
             input_stats,
@@ -220,17 +225,17 @@ fn normalizer_meta(n: &Normalizer) -> Value {
             let per = |v: &Vec<(i32, HybridStrategy)>| -> Value {
                 v.iter().map(|(i, s)| json!([i, strategy(s)])).collect()
             };
-            m["input_stats"] = stats(input_stats);
-            m["output_stats"] = stats(output_stats);
-            m["global_input"] = strategy(global_input);
-            m["global_output"] = strategy(global_output);
-            m["per_input"] = per(per_input);
-            m["per_output"] = per(per_output);
+            set("input_stats", stats(input_stats));
+            set("output_stats", stats(output_stats));
+            set("global_input", strategy(global_input));
+            set("global_output", strategy(global_output));
+            set("per_input", per(per_input));
+            set("per_output", per(per_output));
         }
-        Normalizer::Custom { strategy_class, .. } => m["strategy_class"] = json!(strategy_class),
+        Normalizer::Custom { strategy_class, .. } => set("strategy_class", json!(strategy_class)),
         Normalizer::Other { .. } | Normalizer::JavaSerialized { .. } => {}
     }
-    m
+    Value::Object(m)
 }
 
 /// Bytes a normalizer keeps outside typed arrays.
@@ -274,7 +279,14 @@ pub fn flatten<'a>(archive: &'a Archive, tool: &str) -> Result<super::Flattened<
             dtype: params.tensor.dtype(),
             shape: s.shape.clone(),
             bytes: Box::new(move |sink| {
-                let run = offset..offset + shape.iter().product::<usize>();
+                let end = checked_product(&shape)?
+                    .checked_add(offset)
+                    .ok_or_else(|| {
+                        Error::Inconsistent(format!(
+                            "segment at {offset} of shape {shape:?} is too large"
+                        ))
+                    })?;
+                let run = offset..end;
                 segment_le_to(
                     params.tensor.data(),
                     std::slice::from_ref(&run),

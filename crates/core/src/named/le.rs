@@ -2,18 +2,16 @@
 
 use std::ops::Range;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::layout::segment_positions;
-use crate::tensor::{DType, Order, TensorData};
+use crate::tensor::{checked_product, DType, Order, TensorData};
 
 /// Little-endian element decoding (the bytes' length is already checked by the parser).
 pub fn decode_le(dtype: DType, b: &[u8]) -> TensorData {
     use half::{bf16, f16};
     macro_rules! le {
         ($n:literal, $f:expr) => {
-            b.chunks_exact($n)
-                .map(|c| $f(c.try_into().unwrap()))
-                .collect()
+            b.as_chunks::<$n>().0.iter().map(|&c| $f(c)).collect()
         };
     }
     match dtype {
@@ -104,7 +102,7 @@ fn segment_typed<T: Le>(
     order: Order,
     sink: &mut Sink,
 ) -> Result<()> {
-    let n: usize = shape.iter().product();
+    let n = checked_product(shape)?;
     // Fast paths for the usual case, one contiguous run: the elements' own memory, or a
     // blocked transpose for f-ordered matrices (DL4J's dense and recurrent weights).
     if let [run] = runs {
@@ -116,14 +114,26 @@ fn segment_typed<T: Le>(
             }
         }
     }
-    put_chunked(segment_positions(runs, shape, order).map(|i| v[i]), n, sink)
+    let element = |i: Option<usize>| {
+        i.and_then(|i| v.get(i)).copied().ok_or_else(|| {
+            Error::Inconsistent(format!(
+                "segment {runs:?} of shape {shape:?} does not fit in {} elements",
+                v.len()
+            ))
+        })
+    };
+    put_chunked(segment_positions(runs, shape, order).map(element), n, sink)
 }
 
 /// Encodes `n` elements into a reused chunk-sized buffer, handing each full chunk to `sink`.
-fn put_chunked<T: Le>(items: impl Iterator<Item = T>, n: usize, sink: &mut Sink) -> Result<()> {
-    let mut out = Vec::with_capacity(CHUNK.min(n * std::mem::size_of::<T>().max(1)));
+fn put_chunked<T: Le>(
+    items: impl Iterator<Item = Result<T>>,
+    n: usize,
+    sink: &mut Sink,
+) -> Result<()> {
+    let mut out = Vec::with_capacity(CHUNK.min(n.saturating_mul(std::mem::size_of::<T>().max(1))));
     for x in items {
-        x.put(&mut out);
+        x?.put(&mut out);
         if out.len() >= CHUNK {
             sink(&out)?;
             out.clear();
@@ -139,11 +149,18 @@ fn put_chunked<T: Le>(items: impl Iterator<Item = T>, n: usize, sink: &mut Sink)
 /// blocks of whole output rows, each transposed in cache-sized tiles into one reused buffer.
 fn transpose_f_le<T: Le>(seg: &[T], rows: usize, cols: usize, sink: &mut Sink) -> Result<()> {
     const TILE: usize = 32;
+    if rows.checked_mul(cols) != Some(seg.len()) {
+        return Err(Error::Inconsistent(format!(
+            "{} elements do not make a {rows} x {cols} matrix",
+            seg.len()
+        )));
+    }
     let size = std::mem::size_of::<T>();
-    let row_bytes = cols * size;
-    if row_bytes == 0 || rows == 0 {
+    if rows == 0 || cols == 0 || size == 0 {
         return Ok(());
     }
+    // At most the byte size of `seg`, which is in memory.
+    let row_bytes = cols * size;
     // A multiple of TILE rows when rows are short; a single row when one row is already large.
     let block = match CHUNK / row_bytes {
         0 => 1,
@@ -151,6 +168,9 @@ fn transpose_f_le<T: Le>(seg: &[T], rows: usize, cols: usize, sink: &mut Sink) -
         r => r - r % TILE,
     };
     let mut out = vec![0u8; block.min(rows) * row_bytes];
+    // In bounds: `seg` holds rows * cols elements (checked above) and i < rows, j < cols; `buf`
+    // is (r1 - r0) <= block.min(rows) rows of `out`, and `at + size` <= (r1 - r0) * row_bytes.
+    #[allow(clippy::indexing_slicing)]
     for r0 in (0..rows).step_by(block) {
         let r1 = (r0 + block).min(rows);
         let buf = &mut out[..(r1 - r0) * row_bytes];
@@ -184,7 +204,7 @@ fn bulk_le<T: Le>(v: &[T], sink: &mut Sink) -> Result<()> {
     }
     #[cfg(not(target_endian = "little"))]
     {
-        put_chunked(v.iter().copied(), v.len(), sink)
+        put_chunked(v.iter().copied().map(Ok), v.len(), sink)
     }
 }
 
@@ -221,18 +241,28 @@ pub fn data_le_to(data: &TensorData, sink: &mut Sink) -> Result<()> {
 }
 
 /// [`segment_le_to`] collected into one buffer.
+///
+/// # Panics
+///
+/// If `runs` do not hold `shape`'s elements within `data` (as slicing out of range would); for
+/// runs or shapes derived from input, use [`segment_le_to`], which returns an error instead.
+// The sink cannot fail, so only arguments that do not fit `data` can; that is this convenience
+// function's documented contract, and the library itself streams through `segment_le_to`.
+#[allow(clippy::expect_used)]
 pub fn segment_le(
     data: &TensorData,
     runs: &[Range<usize>],
     shape: &[usize],
     order: Order,
 ) -> Vec<u8> {
-    let mut out = Vec::with_capacity(shape.iter().product::<usize>() * data.dtype().size());
+    // No more than `data` holds, whatever `shape` claims.
+    let n = checked_product(shape).unwrap_or(0).min(data.len());
+    let mut out = Vec::with_capacity(n * data.dtype().size());
     segment_le_to(data, runs, shape, order, &mut |b| {
         out.extend_from_slice(b);
         Ok(())
     })
-    .expect("collecting into memory cannot fail");
+    .expect("segment runs and shape must fit the data");
     out
 }
 
@@ -243,7 +273,7 @@ mod fast_path_tests {
     /// The element-by-element definition the fast paths must match.
     fn reference(v: &[f32], runs: &[Range<usize>], shape: &[usize], order: Order) -> Vec<u8> {
         segment_positions(runs, shape, order)
-            .flat_map(|i| v[i].to_le_bytes())
+            .flat_map(|i| v[i.unwrap()].to_le_bytes())
             .collect()
     }
 

@@ -59,12 +59,12 @@ fn number(obj: &Map<String, Value>, key: &str, default: f64) -> Result<f64> {
     }
 }
 
+/// Both arrays of a pair, or `None` when both are absent.
 fn pair(
     obj: &Map<String, Value>,
     keys: (&str, &str),
     double: bool,
     enc: Encoding,
-    required: bool,
 ) -> Result<Option<StatsPair>> {
     match (
         array(obj, keys.0, double, enc)?,
@@ -82,9 +82,23 @@ fn pair(
             }
             Ok(Some(StatsPair { first, second }))
         }
-        (None, None) if !required => Ok(None),
-        _ => Err(err(format!("needs both \"{}\" and \"{}\"", keys.0, keys.1))),
+        (None, None) => Ok(None),
+        _ => Err(needs_both(keys)),
     }
+}
+
+/// Both arrays of a pair that must be there.
+fn required_pair(
+    obj: &Map<String, Value>,
+    keys: (&str, &str),
+    double: bool,
+    enc: Encoding,
+) -> Result<StatsPair> {
+    pair(obj, keys, double, enc)?.ok_or_else(|| needs_both(keys))
+}
+
+fn needs_both(keys: (&str, &str)) -> Error {
+    err(format!("needs both \"{}\" and \"{}\"", keys.0, keys.1))
 }
 
 impl Normalizer {
@@ -126,14 +140,14 @@ impl Normalizer {
             .ok_or_else(|| err("missing \"type\""))?;
         let n = match ty {
             "STANDARDIZE" => Normalizer::Standardize {
-                features: pair(obj, ("mean", "std"), double, encoding, true)?.expect("required"),
-                labels: pair(obj, ("label_mean", "label_std"), double, encoding, false)?,
+                features: required_pair(obj, ("mean", "std"), double, encoding)?,
+                labels: pair(obj, ("label_mean", "label_std"), double, encoding)?,
             },
             "MIN_MAX" => Normalizer::MinMax {
                 target_min: number(obj, "target_min", 0.0)?,
                 target_max: number(obj, "target_max", 1.0)?,
-                features: pair(obj, ("min", "max"), double, encoding, true)?.expect("required"),
-                labels: pair(obj, ("label_min", "label_max"), double, encoding, false)?,
+                features: required_pair(obj, ("min", "max"), double, encoding)?,
+                labels: pair(obj, ("label_min", "label_max"), double, encoding)?,
             },
             "IMAGE_MIN_MAX" => Normalizer::ImageMinMax {
                 min_range: number(obj, "min_range", 0.0)?,
@@ -165,9 +179,10 @@ impl Normalizer {
                     "mean": values(&features.first),
                     "std": values(&features.second),
                 });
-                if let Some(l) = labels {
-                    m["label_mean"] = values(&l.first);
-                    m["label_std"] = values(&l.second);
+                // `m` is the object just built.
+                if let (Some(l), Some(o)) = (labels, m.as_object_mut()) {
+                    o.insert("label_mean".into(), values(&l.first));
+                    o.insert("label_std".into(), values(&l.second));
                 }
                 m
             }
@@ -185,9 +200,10 @@ impl Normalizer {
                     "target_min": target_min,
                     "target_max": target_max,
                 });
-                if let Some(l) = labels {
-                    m["label_min"] = values(&l.first);
-                    m["label_max"] = values(&l.second);
+                // `m` is the object just built.
+                if let (Some(l), Some(o)) = (labels, m.as_object_mut()) {
+                    o.insert("label_min".into(), values(&l.first));
+                    o.insert("label_max".into(), values(&l.second));
                 }
                 m
             }

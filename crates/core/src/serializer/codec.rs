@@ -266,9 +266,10 @@ pub fn archive_payloads<'a>(
         }
         v.push((name.clone(), Payload::Bytes(data.as_slice().into())));
     }
-    for i in 1..v.len() {
-        if v[..i].iter().any(|(n, _)| *n == v[i].0) {
-            return Err(Error::Refused(format!("two entries named {:?}", v[i].0)));
+    let mut seen = std::collections::HashSet::new();
+    for (name, _) in &v {
+        if !seen.insert(name.as_str()) {
+            return Err(Error::Refused(format!("two entries named {name:?}")));
         }
     }
     Ok(v)

@@ -94,38 +94,51 @@ impl<W: Write> ParallelDeflate<W> {
             if i == 0 {
                 &self.tail
             } else {
-                let start = (i * self.chunk).saturating_sub(WINDOW);
-                &data[start..i * self.chunk]
+                // Chunk `i` starts at `end`, inside `data`. (Without a dictionary the chunk
+                // would still be valid DEFLATE, only compressed less.)
+                let end = i * self.chunk;
+                data.get(end.saturating_sub(WINDOW)..end)
+                    .unwrap_or_default()
             }
         };
         let level = self.level;
-        let job = |i: usize| -> io::Result<(Vec<u8>, crc32fast::Hasher)> {
+        let job = |(i, chunk): (usize, &&[u8])| -> io::Result<(Vec<u8>, crc32fast::Hasher)> {
             let mut h = crc32fast::Hasher::new();
-            h.update(chunks[i]);
-            let out = deflate_chunk(chunks[i], dict_for(i), level, last && i + 1 == n)?;
+            h.update(chunk);
+            let out = deflate_chunk(chunk, dict_for(i), level, last && i + 1 == n)?;
             Ok((out, h))
         };
         let results: Vec<io::Result<(Vec<u8>, crc32fast::Hasher)>> = if self.threads == 1 || n == 1
         {
-            (0..n).map(job).collect()
+            chunks.iter().enumerate().map(job).collect()
         } else {
             let workers = self.threads.min(n);
             let mut slots: Vec<Option<io::Result<_>>> = (0..n).map(|_| None).collect();
             std::thread::scope(|s| {
                 let handles: Vec<_> = (0..workers)
                     .map(|w| {
-                        let job = &job;
+                        let (job, chunks) = (&job, &chunks);
                         s.spawn(move || {
-                            (w..n)
+                            chunks
+                                .iter()
+                                .enumerate()
+                                .skip(w)
                                 .step_by(workers)
-                                .map(|i| (i, job(i)))
+                                .map(|c| (c.0, job(c)))
                                 .collect::<Vec<_>>()
                         })
                     })
                     .collect();
                 for h in handles {
                     match h.join() {
-                        Ok(done) => done.into_iter().for_each(|(i, r)| slots[i] = Some(r)),
+                        Ok(done) => {
+                            for (i, r) in done {
+                                // A missing slot shows as "a chunk was lost" below.
+                                if let Some(slot) = slots.get_mut(i) {
+                                    *slot = Some(r);
+                                }
+                            }
+                        }
                         Err(p) => std::panic::resume_unwind(p),
                     }
                 }
@@ -143,7 +156,10 @@ impl<W: Write> ParallelDeflate<W> {
             self.total_in += chunk.len() as u64;
             self.progress.advance(chunk.len() as u64);
         }
-        let keep = data.len().min(WINDOW);
+        let recent = data
+            .get(data.len().saturating_sub(WINDOW)..)
+            .unwrap_or_default();
+        let keep = recent.len();
         if keep == WINDOW {
             self.tail.clear();
         } else {
@@ -151,7 +167,7 @@ impl<W: Write> ParallelDeflate<W> {
             let drop = (self.tail.len() + keep).saturating_sub(WINDOW);
             self.tail.drain(..drop);
         }
-        self.tail.extend_from_slice(&data[data.len() - keep..]);
+        self.tail.extend_from_slice(recent);
         Ok(())
     }
 }
@@ -195,8 +211,11 @@ fn deflate_chunk(input: &[u8], dict: &[u8], level: u32, last: bool) -> io::Resul
             out.reserve(64 * 1024);
         }
         let before = c.total_in();
+        let rest = input
+            .get(consumed..)
+            .ok_or_else(|| io::Error::other("deflate: consumed more than its input"))?;
         let status = c
-            .compress_vec(&input[consumed..], &mut out, flush)
+            .compress_vec(rest, &mut out, flush)
             .map_err(|e| io::Error::other(format!("deflate: {e}")))?;
         consumed += (c.total_in() - before) as usize;
         let done = match status {

@@ -420,11 +420,11 @@ fn last_model_entry(entries: &[Entry]) -> Option<usize> {
 /// puts it after the model entries.
 fn set_normalizer_entry(entries: &mut Vec<Entry>, bytes: Vec<u8>) {
     match entries
-        .iter()
-        .position(|(n, _)| n.eq_ignore_ascii_case(NORMALIZER))
+        .iter_mut()
+        .find(|(n, _)| n.eq_ignore_ascii_case(NORMALIZER))
     {
-        Some(i) => {
-            entries[i] = (NORMALIZER.to_string(), bytes);
+        Some(entry) => {
+            *entry = (NORMALIZER.to_string(), bytes);
             let mut seen = false;
             entries.retain(|(n, _)| {
                 let dup = n.eq_ignore_ascii_case(NORMALIZER) && seen;

@@ -22,6 +22,7 @@ pub fn dense(b: &mut Builder, ctx: &LayerCtx, x: &Value) -> Translated {
     let act = Activation::of_layer(layer)?;
     let n_out = layer
         .n_out()
+        .filter(|&n| n > 0)
         .map_or(Dim::Unknown, |n| Dim::Fixed(n as usize));
     let w = ctx.param(b, "W")?;
     let has_bias = layer.bool("hasBias").unwrap_or(true);

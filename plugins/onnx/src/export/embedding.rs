@@ -18,6 +18,7 @@ pub fn embedding(b: &mut Builder, ctx: &LayerCtx, x: &Value) -> Translated {
     };
     let n_out = layer
         .n_out()
+        .filter(|&n| n > 0)
         .map_or(Dim::Unknown, |n| Dim::Fixed(n as usize));
     let idx = b.op("Cast", &[&x.name], vec![("to", Attr::Int(7))]);
     // [mb, 1] -> [mb]; [mb, T] or [mb, 1, T] -> [mb, T].

@@ -8,6 +8,8 @@ mod cnn;
 mod dense;
 mod elementwise;
 mod embedding;
+#[cfg(test)]
+mod hostile_tests;
 mod ocnn;
 mod preprocess;
 mod rnn;
@@ -219,9 +221,14 @@ impl<'p> Builder<'p> {
         attrs: Vec<(&str, Attr)>,
     ) -> Vec<String> {
         let outs: Vec<String> = (0..outputs).map(|_| self.fresh(op)).collect();
+        // The node is named after its first output (a fresh name if it has none).
+        let name = match outs.first() {
+            Some(first) => format!("{first}_node"),
+            None => format!("{}_node", self.fresh(op)),
+        };
         self.nodes.push(Node {
             op: op.to_string(),
-            name: format!("{}_node", outs[0]),
+            name,
             inputs: inputs.iter().map(|s| s.to_string()).collect(),
             outputs: outs.clone(),
             attrs: attrs.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
@@ -455,6 +462,7 @@ fn computation_graph(
     let mut values: HashMap<String, Value> = HashMap::new();
     // Network inputs take their layout from the first layer that reads them.
     let order = graph.topological_order()?;
+    let mut inputs: Vec<Value> = Vec::with_capacity(graph.inputs.len());
     for name in &graph.inputs {
         let consumers: Vec<&NetNode> = order
             .iter()
@@ -470,9 +478,10 @@ fn computation_graph(
         let pre = consumer
             .and_then(|n| n.body.get("preProcessor"))
             .filter(|p| !p.is_null());
-        values.insert(name.clone(), network_input(name, layer, pre));
+        let input = network_input(name, layer, pre);
+        inputs.push(input.clone());
+        values.insert(name.clone(), input);
     }
-    let inputs: Vec<Value> = graph.inputs.iter().map(|n| values[n].clone()).collect();
     b.batch_source = inputs.first().map(|v| v.name.clone());
     for name in &order {
         if graph.inputs.contains(name) {

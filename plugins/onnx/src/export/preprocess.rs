@@ -47,6 +47,11 @@ fn nwc(body: &Json) -> bool {
     body.get("rnnDataFormat").and_then(Json::as_str) == Some("NWC")
 }
 
+/// `C·H·W`, unknown when it overflows (a shape annotation only: the Reshape reads the sizes).
+fn flat_width((c, h, w): (usize, usize, usize)) -> Option<usize> {
+    c.checked_mul(h)?.checked_mul(w)
+}
+
 /// `[C, H, W]` of a CNN preprocessor, when all are configured.
 fn chw(body: &Json) -> Option<(usize, usize, usize)> {
     Some((
@@ -76,12 +81,12 @@ pub fn input_for(name: &str, pre: &Json) -> Option<Value> {
             Value::new(name, Kind::Cnn { nhwc }, dims)
         }
         "FeedForwardToCnnPreProcessor" | "FeedForwardToRnnPreProcessor" => {
-            let width = chw(body).map(|(c, h, w)| c * h * w);
+            let width = chw(body).and_then(flat_width);
             Value::new(name, Kind::FeedForward, vec![batch(), fixed(width)])
         }
         "RnnToFeedForwardPreProcessor" | "RnnToCnnPreProcessor" => {
             let nwc = nwc(body);
-            let f = chw(body).map(|(c, h, w)| c * h * w);
+            let f = chw(body).and_then(flat_width);
             let t = Dim::Named("time".into());
             let dims = if nwc {
                 vec![batch(), t, fixed(f)]
@@ -109,13 +114,14 @@ pub fn apply(b: &mut Builder, pre: &Json, x: &Value) -> Translated {
             }
             // c-order flatten of the tensor as laid out (NHWC flattens h, w, c).
             let y = b.op("Flatten", &[&x.name], vec![("axis", Attr::Int(1))]);
-            let width = x.dims[1..]
-                .iter()
-                .map(|d| match d {
-                    Dim::Fixed(n) => Some(*n),
+            // Unknown unless every non-batch size is known (an input of open rank has none).
+            let width = match x.dims.split_first() {
+                Some((_, rest)) => rest.iter().try_fold(1usize, |acc, d| match d {
+                    Dim::Fixed(n) => acc.checked_mul(*n),
                     _ => None,
-                })
-                .product::<Option<usize>>();
+                }),
+                None => None,
+            };
             Ok(Value::new(
                 y,
                 Kind::FeedForward,

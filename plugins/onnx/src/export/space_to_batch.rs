@@ -10,10 +10,12 @@ use crate::proto::{Attr, Dim};
 
 pub fn layer(b: &mut Builder, ctx: &LayerCtx, x: &Value) -> Translated {
     let layer = ctx.layer;
-    let blocks = layer
-        .ints("blocks")
-        .filter(|v| v.len() == 2 && v.iter().all(|&k| k > 0))
-        .ok_or("\"blocks\" must be two positive integers")?;
+    let Some(&[bh, bw]) = layer.ints("blocks").as_deref() else {
+        return Err("\"blocks\" must be two positive integers".into());
+    };
+    if bh < 1 || bw < 1 {
+        return Err("\"blocks\" must be two positive integers".into());
+    }
     let padding = padding(layer.get("padding"))?;
     let nhwc = match layer.str("format") {
         Some("NHWC") => true,
@@ -24,7 +26,6 @@ pub fn layer(b: &mut Builder, ctx: &LayerCtx, x: &Value) -> Translated {
     if !matches!(x.kind, Kind::Cnn { .. } | Kind::Any | Kind::FeedForward) {
         return Err("its input is not rank-4 convolutional data".into());
     }
-    let (bh, bw) = (blocks[0], blocks[1]);
     let [[pt, pb], [pl, pr]] = padding;
     let mut x_in = x.name.clone();
     if padding.iter().flatten().any(|&p| p != 0) {
@@ -67,14 +68,19 @@ pub fn layer(b: &mut Builder, ctx: &LayerCtx, x: &Value) -> Translated {
     let x6 = b.op("Reshape", &[&x_in, &split], Vec::new());
     let t = b.op("Transpose", &[&x6], vec![("perm", Attr::Ints(perm))]);
     let y = b.op("Reshape", &[&t, &out], Vec::new());
+    // Padded size / block; unknown if the annotation's sizes do not add up in range.
     let spatial = |d: Option<&Dim>, lo: i64, hi: i64, k: i64| match d {
-        Some(Dim::Fixed(s)) => Dim::Fixed(((*s as i64 + lo + hi) / k) as usize),
+        Some(Dim::Fixed(s)) => i64::try_from(*s)
+            .ok()
+            .and_then(|s| s.checked_add(lo)?.checked_add(hi))
+            .and_then(|padded| usize::try_from(padded / k).ok())
+            .map_or(Dim::Unknown, Dim::Fixed),
         _ => Dim::Unknown,
     };
     let dims = if x.dims.len() == 4 {
         let hd = spatial(x.dims.get(h_ax as usize), pt, pb, bh);
         let wd = spatial(x.dims.get(w_ax as usize), pl, pr, bw);
-        let cd = x.dims[c_ax as usize].clone();
+        let cd = x.dims.get(c_ax as usize).cloned().unwrap_or(Dim::Unknown);
         if nhwc {
             vec![Dim::Unknown, hd, wd, cd]
         } else {
@@ -94,10 +100,10 @@ fn padding(v: Option<&serde_json::Value>) -> Result<[[i64; 2]; 2], String> {
     let bad = || format!("\"padding\" must be [[top, bottom], [left, right]], found {v}");
     let rows = v.as_array().filter(|r| r.len() == 2).ok_or_else(bad)?;
     let mut out = [[0i64; 2]; 2];
-    for (i, r) in rows.iter().enumerate() {
+    for (o, r) in out.iter_mut().zip(rows) {
         let r = r.as_array().filter(|r| r.len() == 2).ok_or_else(bad)?;
-        for (j, p) in r.iter().enumerate() {
-            out[i][j] = p.as_i64().filter(|&p| p >= 0).ok_or_else(bad)?;
+        for (o, p) in o.iter_mut().zip(r) {
+            *o = p.as_i64().filter(|&p| p >= 0).ok_or_else(bad)?;
         }
     }
     Ok(out)

@@ -34,6 +34,7 @@ pub fn vae(b: &mut Builder, ctx: &LayerCtx, x: &Value) -> Translated {
     let z = b.op("Add", &[&z, &bias], Vec::new());
     let n_out = layer
         .n_out()
+        .filter(|&n| n > 0)
         .map_or(Dim::Unknown, |n| Dim::Fixed(n as usize));
     Ok(Value::new(
         pzx.apply(b, &z)?,

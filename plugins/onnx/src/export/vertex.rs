@@ -68,25 +68,32 @@ pub fn apply(
                 int("from").ok_or("SubsetVertex without from")?,
                 int("to").ok_or("SubsetVertex without to")?,
             );
+            // An inclusive, non-empty range of feature indices; `end` exclusive.
+            let end = to
+                .checked_add(1)
+                .filter(|_| from >= 0 && to >= from)
+                .ok_or_else(|| format!("SubsetVertex range from {from} to {to} is not valid"))?;
+            let width = (end - from) as usize;
             let st = b.ints(&[from]);
-            let en = b.ints(&[to + 1]);
+            let en = b.ints(&[end]);
             let ax = b.ints(&[1]);
             let y = b.op("Slice", &[&x.name, &st, &en, &ax], Vec::new());
             let mut dims = x.dims.clone();
-            if dims.len() > 1 {
-                dims[1] = Dim::Fixed((to - from + 1) as usize);
+            if let Some(d) = dims.get_mut(1) {
+                *d = Dim::Fixed(width);
             }
             Ok(Value::new(y, x.kind, dims))
         }
         "StackVertex" => {
             // Concatenation along the batch axis (equal time lengths: no zero padding needed).
+            let first = ins.first().ok_or("StackVertex without inputs")?;
             let names: Vec<&str> = ins.iter().map(|v| v.name.as_str()).collect();
             let y = b.op("Concat", &names, vec![("axis", Attr::Int(0))]);
-            let mut dims = ins[0].dims.clone();
+            let mut dims = first.dims.clone();
             if let Some(d) = dims.first_mut() {
                 *d = Dim::Unknown;
             }
-            Ok(Value::new(y, ins[0].kind, dims))
+            Ok(Value::new(y, first.kind, dims))
         }
         "UnstackVertex" => {
             let x = one()?;
@@ -94,6 +101,11 @@ pub fn apply(
             let size = int("stackSize")
                 .filter(|&s| s > 0)
                 .ok_or("UnstackVertex without stackSize")?;
+            if !(0..size).contains(&from) {
+                return Err(format!(
+                    "UnstackVertex from {from} is outside the stack of {size}"
+                ));
+            }
             // step = mb / stackSize; rows [from·step, (from+1)·step).
             let mb = b.shape_slice(&x.name, 0, 1);
             let sz = b.ints(&[size]);
@@ -254,13 +266,13 @@ fn merge(b: &mut Builder, ins: &[Value], axis: Option<i64>) -> Translated {
     let y = b.op("Concat", &names, vec![("axis", Attr::Int(axis))]);
     let mut dims = first.dims.clone();
     if let Some(d) = dims.get_mut(axis as usize) {
-        let total: Option<usize> = ins
-            .iter()
-            .map(|v| match v.dims.get(axis as usize) {
-                Some(Dim::Fixed(n)) => Some(*n),
-                _ => None,
-            })
-            .sum();
+        // Unknown unless every input's size is known (and the sum is representable).
+        let total: Option<usize> =
+            ins.iter()
+                .try_fold(0usize, |acc, v| match v.dims.get(axis as usize) {
+                    Some(Dim::Fixed(n)) => acc.checked_add(*n),
+                    _ => None,
+                });
         *d = total.map_or(Dim::Unknown, Dim::Fixed);
     }
     Ok(Value::new(y, first.kind, dims))
@@ -268,7 +280,9 @@ fn merge(b: &mut Builder, ins: &[Value], axis: Option<i64>) -> Translated {
 
 /// Add, Subtract, Product, Average, Max over the inputs (ONNX broadcasting, as DL4J's).
 fn elementwise(b: &mut Builder, ins: &[Value], op: Option<&str>) -> Translated {
-    let first = ins.first().ok_or("ElementWiseVertex without inputs")?;
+    let (first, rest) = ins
+        .split_first()
+        .ok_or("ElementWiseVertex without inputs")?;
     let op = op.unwrap_or("Add");
     let binary = match op {
         "Add" | "Average" => "Add",
@@ -285,7 +299,7 @@ fn elementwise(b: &mut Builder, ins: &[Value], op: Option<&str>) -> Translated {
     };
     // Chained binary ops: the variadic forms lack f64 kernels in some runtimes.
     let mut acc = first.name.clone();
-    for v in &ins[1..] {
+    for v in rest {
         acc = b.op(binary, &[&acc, &v.name], Vec::new());
     }
     if op == "Average" && ins.len() > 1 {

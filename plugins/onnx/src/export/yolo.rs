@@ -87,10 +87,10 @@ fn bounding_boxes(v: Option<&Json>) -> Result<Vec<[f64; 2]>, String> {
     let bad = || format!("unreadable \"boundingBoxes\": {v}");
     let (shape, data, strides, offset) = if let Some(data) = nums("data") {
         let shape = nums("shape").ok_or_else(bad)?;
-        let strides = if shape.len() == 2 {
-            vec![shape[1], 1.0]
-        } else {
-            Vec::new()
+        // c order: row stride = the number of columns.
+        let strides = match *shape.as_slice() {
+            [_, cols] => vec![cols, 1.0],
+            _ => Vec::new(),
         };
         (shape, data, strides, 0.0)
     } else if let Some(data) = nums("dataBuffer") {
@@ -101,16 +101,28 @@ fn bounding_boxes(v: Option<&Json>) -> Result<Vec<[f64; 2]>, String> {
     } else {
         return Err(bad());
     };
-    if shape.len() != 2 || shape[1] != 2.0 || strides.len() != 2 || shape[0] < 1.0 {
+    let wrong_shape = || format!("\"boundingBoxes\" must have shape [B, 2], found {shape:?}");
+    let (&[rows, cols], &[row_stride, col_stride]) = (shape.as_slice(), strides.as_slice()) else {
+        return Err(wrong_shape());
+    };
+    if cols != 2.0 || rows < 1.0 || rows.fract() != 0.0 {
+        return Err(wrong_shape());
+    }
+    // B priors need 2·B values in the buffer (this also bounds the loop below).
+    if rows * 2.0 > data.len() as f64 {
         return Err(format!(
-            "\"boundingBoxes\" must have shape [B, 2], found {shape:?}"
+            "\"boundingBoxes\" of shape {shape:?} holds only {} values",
+            data.len()
         ));
     }
     let at = |i: usize, j: usize| -> Result<f64, String> {
-        let k = offset + i as f64 * strides[0] + j as f64 * strides[1];
+        let k = offset + i as f64 * row_stride + j as f64 * col_stride;
+        if k < 0.0 || k.fract() != 0.0 {
+            return Err(bad());
+        }
         data.get(k as usize).copied().ok_or_else(bad)
     };
-    (0..shape[0] as usize)
+    (0..rows as usize)
         .map(|i| Ok([at(i, 0)?, at(i, 1)?]))
         .collect()
 }

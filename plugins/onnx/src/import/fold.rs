@@ -9,7 +9,7 @@
 
 use ndarray::{ArrayD, Axis, IxDyn, Slice};
 
-use super::{attr_int, attr_ints, input, to_array, Cx};
+use super::{attr_int, attr_ints, input, permutation, to_array, unsqueeze_axes, Cx};
 use crate::proto::{Attr, ForeignNode};
 
 fn axis(a: i64, rank: usize) -> Option<usize> {
@@ -37,9 +37,10 @@ fn axes_of(cx: &Cx, n: &ForeignNode) -> Option<Option<Vec<i64>>> {
 const MAX_FOLDED: usize = 1 << 26;
 
 /// Evaluates `n` if every input is a constant (or a shape read from the network); returns
-/// whether it did.
-pub fn try_fold(cx: &mut Cx, n: &ForeignNode) -> bool {
-    match fold(cx, n) {
+/// whether it did, or why its constant input is invalid for it.
+pub fn try_fold(cx: &mut Cx, n: &ForeignNode) -> Result<bool, String> {
+    check(cx, n)?;
+    Ok(match fold(cx, n) {
         Some(values) if values.len() == n.outputs.len() => {
             for (name, v) in n.outputs.iter().zip(values) {
                 cx.consts.insert(name.clone(), v);
@@ -47,7 +48,32 @@ pub fn try_fold(cx: &mut Cx, n: &ForeignNode) -> bool {
             true
         }
         _ => false,
+    })
+}
+
+/// Axes attributes that are invalid for the constant they apply to (and would otherwise leave
+/// the node unfolded, to fail as "a constant where DL4J needs the network's data").
+fn check(cx: &Cx, n: &ForeignNode) -> Result<(), String> {
+    if !(n.domain.is_empty() || n.domain == "ai.onnx") || !all_const(cx, n) {
+        return Ok(());
     }
+    let Some(x) = input(n, 0).and_then(|s| cx.konst(s)) else {
+        return Ok(());
+    };
+    match n.op.as_str() {
+        "Transpose" => {
+            if let Some(p) = attr_ints(n, "perm") {
+                permutation(&p, x.ndim())?;
+            }
+        }
+        "Unsqueeze" => {
+            if let Some(Some(axes)) = axes_of(cx, n) {
+                unsqueeze_axes(&axes, x.ndim())?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 fn all_const(cx: &Cx, n: &ForeignNode) -> bool {
@@ -71,7 +97,7 @@ fn fold(cx: &Cx, n: &ForeignNode) -> Option<Vec<ArrayD<f64>>> {
         let rank = dims.len() as i64;
         let start = axis_clamp(attr_int(n, "start", 0), rank);
         let end = axis_clamp(attr_int(n, "end", rank), rank);
-        let dims = dims[start..end.max(start)].to_vec();
+        let dims = dims.get(start..end.max(start))?.to_vec();
         return Some(vec![
             ArrayD::from_shape_vec(IxDyn(&[dims.len()]), dims).ok()?
         ]);
@@ -131,11 +157,7 @@ fn fold(cx: &Cx, n: &ForeignNode) -> Option<Vec<ArrayD<f64>>> {
         }
         "Unsqueeze" => {
             let x = x?;
-            let axes = axes_of(cx, n)??;
-            let rank = x.ndim() + axes.len();
-            let mut axes: Vec<usize> =
-                axes.iter().map(|&a| axis(a, rank)).collect::<Option<_>>()?;
-            axes.sort_unstable();
+            let axes = unsqueeze_axes(&axes_of(cx, n)??, x.ndim()).ok()?;
             let mut shape: Vec<usize> = x.shape().to_vec();
             for a in axes {
                 shape.insert(a, 1);
@@ -177,7 +199,7 @@ fn fold(cx: &Cx, n: &ForeignNode) -> Option<Vec<ArrayD<f64>>> {
         "Gather" => {
             let (data, idx) = (x?, get(1)?);
             let ax = axis(attr_int(n, "axis", 0), data.ndim())?;
-            let len = data.shape()[ax] as i64;
+            let len = *data.shape().get(ax)? as i64;
             let picks: Vec<usize> = ints(idx)?
                 .into_iter()
                 .map(|i| usize::try_from(if i < 0 { i + len } else { i }).ok())
@@ -185,11 +207,18 @@ fn fold(cx: &Cx, n: &ForeignNode) -> Option<Vec<ArrayD<f64>>> {
             if picks.iter().any(|&p| p >= len as usize) {
                 return None;
             }
+            // Each pick copies a slice of `data`: bound what many picks of one slice make.
+            // (An empty axis: `data` is empty and so is every slice.)
+            let slice = data.len().checked_div(len as usize).unwrap_or(0);
+            if slice.checked_mul(picks.len())? > MAX_FOLDED {
+                return None;
+            }
             let taken = data.select(Axis(ax), &picks);
             // The result's shape: data.shape[..ax] + idx.shape + data.shape[ax+1..].
-            let mut shape: Vec<usize> = data.shape()[..ax].to_vec();
+            let (before, from_ax) = data.shape().split_at_checked(ax)?;
+            let mut shape: Vec<usize> = before.to_vec();
             shape.extend_from_slice(idx.shape());
-            shape.extend_from_slice(&data.shape()[ax + 1..]);
+            shape.extend_from_slice(from_ax.get(1..)?);
             Some(vec![taken
                 .as_standard_layout()
                 .into_owned()
@@ -213,11 +242,9 @@ fn fold(cx: &Cx, n: &ForeignNode) -> Option<Vec<ArrayD<f64>>> {
         }
         "Transpose" => {
             let x = x?;
+            // ndarray panics on anything but a permutation of every axis.
             let perm: Vec<usize> = match attr_ints(n, "perm") {
-                Some(p) => p
-                    .iter()
-                    .map(|&a| axis(a, x.ndim()))
-                    .collect::<Option<_>>()?,
+                Some(p) => permutation(&p, x.ndim()).ok()?,
                 None => (0..x.ndim()).rev().collect(),
             };
             Some(vec![x
@@ -247,7 +274,7 @@ fn fold(cx: &Cx, n: &ForeignNode) -> Option<Vec<ArrayD<f64>>> {
             let mut out = x.view();
             for (k, &a) in axes.iter().enumerate() {
                 let ax = axis(a, x.ndim())?;
-                let len = x.shape()[ax] as i64;
+                let len = *x.shape().get(ax)? as i64;
                 let step = match &steps {
                     Some(s) => *s.get(k)?,
                     None => 1,
@@ -309,8 +336,7 @@ fn scalar(v: f64) -> ArrayD<f64> {
 }
 
 fn vector(v: Vec<f64>) -> ArrayD<f64> {
-    let n = v.len();
-    ArrayD::from_shape_vec(IxDyn(&[n]), v).expect("length matches")
+    ndarray::Array1::from(v).into_dyn()
 }
 
 /// A shape tensor's entries; NaN (a run-time dimension) becomes `None`.

@@ -61,16 +61,10 @@ pub enum Family {
 }
 
 fn sorted(m: Map<String, Value>) -> Value {
-    let mut keys: Vec<String> = m.keys().cloned().collect();
+    let mut entries: Vec<(String, Value)> = m.into_iter().collect();
     // Jackson: `@class` first, then alphabetical.
-    keys.sort_by(|a, b| (a != "@class", a).cmp(&(b != "@class", b)));
-    let mut out = Map::new();
-    let mut m = m;
-    for k in keys {
-        let v = m.remove(&k).expect("key listed");
-        out.insert(k, v);
-    }
-    Value::Object(out)
+    entries.sort_by(|(a, _), (b, _)| (a != "@class", a).cmp(&(b != "@class", b)));
+    Value::Object(entries.into_iter().collect())
 }
 
 /// A complete layer object: `class` (short, e.g. `DenseLayer`), its own `fields`, the
@@ -130,44 +124,36 @@ pub fn layer(
 
 /// The NeuralNetConfiguration around a layer (`layer` null for a graph's default).
 pub fn nnc(layer: Value, variables: &[String], data_type: &str) -> Value {
-    sorted(
-        json!({
-            "cacheMode": "NONE",
-            "dataType": data_type,
-            "epochCount": 0,
-            "iterationCount": 0,
-            "layer": layer,
-            "maxNumLineSearchIterations": 5,
-            "miniBatch": true,
-            "minimize": true,
-            "optimizationAlgo": "STOCHASTIC_GRADIENT_DESCENT",
-            "seed": 12345,
-            "stepFunction": null,
-            "variables": variables,
-        })
-        .as_object()
-        .cloned()
-        .expect("object"),
-    )
+    sorted(fields_owned([
+        ("cacheMode", json!("NONE")),
+        ("dataType", json!(data_type)),
+        ("epochCount", json!(0)),
+        ("iterationCount", json!(0)),
+        ("layer", layer),
+        ("maxNumLineSearchIterations", json!(5)),
+        ("miniBatch", json!(true)),
+        ("minimize", json!(true)),
+        ("optimizationAlgo", json!("STOCHASTIC_GRADIENT_DESCENT")),
+        ("seed", json!(12345)),
+        ("stepFunction", Value::Null),
+        ("variables", json!(variables)),
+    ]))
 }
 
 /// Top-level keys shared by MultiLayerConfiguration and ComputationGraphConfiguration.
 pub fn top(data_type: &str, rest: Map<String, Value>) -> Value {
-    let mut m = json!({
-        "backpropType": "Standard",
-        "cacheMode": "NONE",
-        "dataType": data_type,
-        "epochCount": 0,
-        "inferenceWorkspaceMode": "ENABLED",
-        "iterationCount": 0,
-        "tbpttBackLength": 20,
-        "tbpttFwdLength": 20,
-        "trainingWorkspaceMode": "ENABLED",
-        "validateOutputLayerConfig": true
-    })
-    .as_object()
-    .cloned()
-    .expect("object");
+    let mut m = fields_owned([
+        ("backpropType", json!("Standard")),
+        ("cacheMode", json!("NONE")),
+        ("dataType", json!(data_type)),
+        ("epochCount", json!(0)),
+        ("inferenceWorkspaceMode", json!("ENABLED")),
+        ("iterationCount", json!(0)),
+        ("tbpttBackLength", json!(20)),
+        ("tbpttFwdLength", json!(20)),
+        ("trainingWorkspaceMode", json!("ENABLED")),
+        ("validateOutputLayerConfig", json!(true)),
+    ]);
     m.extend(rest);
     sorted(m)
 }
@@ -201,6 +187,11 @@ pub fn fields(pairs: &[(&str, Value)]) -> Map<String, Value> {
         .iter()
         .map(|(k, v)| ((*k).to_string(), v.clone()))
         .collect()
+}
+
+/// A map from owned pairs.
+fn fields_owned<const N: usize>(pairs: [(&str, Value); N]) -> Map<String, Value> {
+    pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
 }
 
 /// CUDA-helper fields every ConvolutionLayer subclass writes (performance only).

@@ -9,6 +9,8 @@
 //! error lists every such node at once.
 
 mod fold;
+#[cfg(test)]
+mod hostile_tests;
 mod json;
 mod net;
 mod ops;
@@ -207,6 +209,40 @@ pub fn axis(a: i64, rank: usize) -> std::result::Result<usize, String> {
     }
 }
 
+/// A `Transpose` permutation of a rank-`rank` value: every axis exactly once.
+pub fn permutation(perm: &[i64], rank: usize) -> std::result::Result<Vec<usize>, String> {
+    let p: Vec<usize> = perm
+        .iter()
+        .map(|&a| axis(a, rank))
+        .collect::<std::result::Result<_, _>>()?;
+    let mut seen = vec![false; rank];
+    for &a in &p {
+        // `axis` keeps every entry below `rank`.
+        if seen.get_mut(a).is_some_and(|s| std::mem::replace(s, true)) {
+            return Err(format!("perm {perm:?} repeats an axis"));
+        }
+    }
+    if p.len() != rank {
+        return Err(format!("perm {perm:?} does not match rank {rank}"));
+    }
+    Ok(p)
+}
+
+/// The positions `Unsqueeze` inserts size-1 axes at into a rank-`rank` value, ascending and
+/// distinct (each then lies within the shape built so far when inserted in order).
+pub fn unsqueeze_axes(axes: &[i64], rank: usize) -> std::result::Result<Vec<usize>, String> {
+    let out_rank = rank + axes.len();
+    let mut add: Vec<usize> = axes
+        .iter()
+        .map(|&a| axis(a, out_rank))
+        .collect::<std::result::Result<_, _>>()?;
+    add.sort_unstable();
+    if add.windows(2).any(|w| matches!(w, [a, b] if a == b)) {
+        return Err(format!("axes {axes:?} repeat an axis"));
+    }
+    Ok(add)
+}
+
 /// Converts a tensor to f64 working values.
 pub fn to_array(t: &Tensor) -> Result<ArrayD<f64>> {
     ArrayD::from_shape_vec(IxDyn(t.shape()), t.to_f64_vec())
@@ -327,7 +363,7 @@ pub fn import_model(model: &ForeignModel, options: &ImportOptions) -> Result<Imp
     };
 
     let mut failures: Vec<String> = Vec::new();
-    let mut first_failure: Option<usize> = None;
+    let mut first_failure: Option<(usize, &ForeignNode)> = None;
     let mut blocked: HashSet<String> = HashSet::new();
     for (i, node) in model.nodes.iter().enumerate() {
         if node.inputs.iter().any(|s| blocked.contains(s)) {
@@ -338,14 +374,14 @@ pub fn import_model(model: &ForeignModel, options: &ImportOptions) -> Result<Imp
             blocked.extend(node.outputs.iter().cloned());
             continue;
         }
-        let result = if fold::try_fold(&mut cx, node) {
-            Ok(())
-        } else {
-            ops::translate(&mut cx, node)
+        let result = match fold::try_fold(&mut cx, node) {
+            Ok(true) => Ok(()),
+            Ok(false) => ops::translate(&mut cx, node),
+            Err(why) => Err(why),
         };
         if let Err(why) = result {
             failures.push(format!("{}: {why}", describe(node, i)));
-            first_failure.get_or_insert(i);
+            first_failure.get_or_insert((i, node));
             blocked.extend(node.outputs.iter().cloned());
         }
     }
@@ -376,16 +412,20 @@ pub fn import_model(model: &ForeignModel, options: &ImportOptions) -> Result<Imp
                 failures.join("\n  ")
             )));
         }
-        let stop = first_failure.unwrap_or(0);
-        let stop_node = &model.nodes[stop];
-        for inp in stop_node.inputs.iter().filter(|s| !s.is_empty()) {
-            if cx.net.syms.contains_key(inp) && !outputs.contains(inp) {
-                outputs.push(inp.clone());
+        // A failure always sets `first_failure` (blocked nodes only follow one).
+        let stopped_at = match first_failure {
+            Some((stop, stop_node)) => {
+                for inp in stop_node.inputs.iter().filter(|s| !s.is_empty()) {
+                    if cx.net.syms.contains_key(inp) && !outputs.contains(inp) {
+                        outputs.push(inp.clone());
+                    }
+                }
+                format!(" stopped at {};", describe(stop_node, stop))
             }
-        }
+            None => String::new(),
+        };
         cx.notes.push(format!(
-            "partial conversion: stopped at {}; the network's outputs are {:?}; not translated:\n  {}",
-            describe(stop_node, stop),
+            "partial conversion:{stopped_at} the network's outputs are {:?}; not translated:\n  {}",
             outputs,
             failures.join("\n  ")
         ));
@@ -407,17 +447,18 @@ pub fn import_model(model: &ForeignModel, options: &ImportOptions) -> Result<Imp
     let out_vertices =
         ops::finish_outputs(&mut cx, &outputs, options.loss.as_deref()).map_err(Error::Format)?;
     for (i, name) in cx.net.inputs.clone().iter().enumerate() {
-        let sym = &cx.net.syms[name];
+        let sym = net_value(&cx, name)?;
         if !sym.perm.iter().enumerate().all(|(k, &p)| k == p) {
-            cx.notes.push(format!(
+            let note = format!(
                 "input {i} {name:?}: DL4J takes it with its axes reordered: DL4J shape {} for ONNX shape {}",
                 show(&sym.dl4j_shape()),
                 show(&sym.shape)
-            ));
+            );
+            cx.notes.push(note);
         }
     }
     let (config, flat) = cx.net.emit(&out_vertices)?;
-    let source = source_json(model, &cx, &outputs);
+    let source = source_json(model, &cx, &outputs)?;
     let mut objects = vec![(
         SOURCE_OBJECT.to_string(),
         serialize(&JavaValue::String(source.to_string())),
@@ -448,7 +489,7 @@ fn inverse(perm: &[usize]) -> Vec<usize> {
 /// The `dl4j.source` record: where the model came from, how each network input and output
 /// relates to the ONNX graph's (so ONNX test data can be checked against the DL4J network, see
 /// `dl4j verify --onnx-layout`), and the conversion notes.
-fn source_json(model: &ForeignModel, cx: &Cx, outputs: &[String]) -> Value {
+fn source_json(model: &ForeignModel, cx: &Cx, outputs: &[String]) -> Result<Value> {
     let opsets: serde_json::Map<String, Value> = model
         .opsets
         .iter()
@@ -457,26 +498,37 @@ fn source_json(model: &ForeignModel, cx: &Cx, outputs: &[String]) -> Value {
             (d.to_string(), json!(v))
         })
         .collect();
-    let io = |name: &String| {
-        let sym = &cx.net.syms[name];
-        json!({
+    let io = |name: &String| -> Result<Value> {
+        let sym = net_value(cx, name)?;
+        Ok(json!({
             "name": name,
             "onnx_shape": sym.shape,
             "squeezed": sym.squeezed,
             "to_dl4j": inverse(&sym.perm),
             "dl4j_shape": sym.dl4j_shape(),
-        })
+        }))
     };
-    json!({
+    let inputs = cx.net.inputs.iter().map(io).collect::<Result<Vec<_>>>()?;
+    let outputs = outputs.iter().map(io).collect::<Result<Vec<_>>>()?;
+    Ok(json!({
         "format": "onnx",
         "producer": model.producer,
         "producer_version": model.producer_version,
         "ir_version": model.ir_version,
         "opsets": opsets,
         "converted_by": format!("dl4j {}", env!("CARGO_PKG_VERSION")),
-        "inputs": cx.net.inputs.iter().map(io).collect::<Vec<_>>(),
-        "outputs": outputs.iter().map(io).collect::<Vec<_>>(),
+        "inputs": inputs,
+        "outputs": outputs,
         "notes": cx.notes,
+    }))
+}
+
+/// The translated value of a network input or output.
+fn net_value<'c>(cx: &'c Cx, name: &str) -> Result<&'c Sym> {
+    cx.net.syms.get(name).ok_or_else(|| {
+        Error::Inconsistent(format!(
+            "internal: network input or output {name:?} has no translated value"
+        ))
     })
 }
 

@@ -319,17 +319,23 @@ impl Net {
     }
 
     fn is_chain(&self, outputs: &[String]) -> bool {
-        if self.inputs.len() != 1 || outputs.len() != 1 || self.vertices.is_empty() {
+        let ([input], [output]) = (self.inputs.as_slice(), outputs) else {
+            return false;
+        };
+        if self.vertices.is_empty() {
             return false;
         }
-        let mut prev = &self.inputs[0];
+        let mut prev = input;
         for v in &self.vertices {
-            if !matches!(v.body, Body::Layer(_)) || v.inputs.len() != 1 || &v.inputs[0] != prev {
+            let ([only], Body::Layer(_)) = (v.inputs.as_slice(), &v.body) else {
+                return false;
+            };
+            if only != prev {
                 return false;
             }
             prev = &v.name;
         }
-        prev == &outputs[0]
+        prev == output
     }
 
     /// The configuration text and the flat parameters of the finished network with the given

@@ -107,9 +107,12 @@ pub(super) fn deconv(b: &mut Builder, ctx: &LayerCtx, x: &str) -> Out {
     let bias = bias(b, ctx)?;
     // Begin and end crop per axis (negative: padding of the output).
     let (begin, end): (Vec<i64>, Vec<i64>) = match win.mode {
-        Mode::Same => (0..2)
-            .map(|i| {
-                let t = win.k[i] + (win.k[i] - 1) * (win.d[i] - 1) - win.s[i];
+        Mode::Same => win
+            .effective()
+            .iter()
+            .zip(&win.s)
+            .map(|(ek, s)| {
+                let t = ek - s;
                 (t / 2, t - t / 2)
             })
             .unzip(),
@@ -148,10 +151,16 @@ pub(super) fn deconv(b: &mut Builder, ctx: &LayerCtx, x: &str) -> Out {
 }
 
 /// `[a, m, kH, kW]` after `perm` -> grouped Conv weight `[a·m, 1, kH, kW]`.
-fn grouped_weight(b: &mut Builder, w: &str, perm: &[i64], win: &Window) -> String {
+fn grouped_weight(b: &mut Builder, w: &str, perm: &[i64], win: &Window) -> Result<String, String> {
+    let &[kh, kw] = win.k.as_slice() else {
+        return Err(format!(
+            "kernelSize {:?} must have 2 entries for a 2-D convolution",
+            win.k
+        ));
+    };
     let t = b.op("Transpose", &[w], vec![("perm", Attr::Ints(perm.to_vec()))]);
-    let shape = b.ints(&[-1, 1, win.k[0], win.k[1]]);
-    b.op("Reshape", &[&t, &shape], vec![])
+    let shape = b.ints(&[-1, 1, kh, kw]);
+    Ok(b.op("Reshape", &[&t, &shape], vec![]))
 }
 
 fn n_in(ctx: &LayerCtx) -> Result<i64, String> {
@@ -168,7 +177,7 @@ pub(super) fn depthwise(b: &mut Builder, ctx: &LayerCtx, x: &str) -> Out {
     let act = Activation::of_layer(ctx.layer)?;
     let group = n_in(ctx)?;
     let w = ctx.param(b, "W")?;
-    let w = grouped_weight(b, &w, &[2, 3, 0, 1], &win);
+    let w = grouped_weight(b, &w, &[2, 3, 0, 1], &win)?;
     let bias = bias(b, ctx)?;
     let y = conv_node(
         b,
@@ -189,7 +198,7 @@ pub(super) fn separable(b: &mut Builder, ctx: &LayerCtx, x: &str) -> Out {
     let act = Activation::of_layer(ctx.layer)?;
     let group = n_in(ctx)?;
     let w = ctx.param(b, "W")?;
-    let w = grouped_weight(b, &w, &[1, 0, 2, 3], &win);
+    let w = grouped_weight(b, &w, &[1, 0, 2, 3], &win)?;
     let mid = conv_node(b, "Conv", x, &w, None, win.attrs(true), Some(group));
     let pw = ctx.param(b, "pW")?;
     let bias = bias(b, ctx)?;

@@ -144,10 +144,17 @@ pub fn layer(b: &mut Builder, ctx: &LayerCtx, x: &Value) -> Translated {
     let y = from_channels_first(b, &y, rank, last);
     // Channels are known when the layer sets them or passes them through; spatial sizes are not
     // tracked (they depend on the input's).
-    let channels = channels.or_else(|| x.dims.get(if last { rank - 1 } else { 1 }).cloned());
-    let mut dims = vec![Dim::Unknown; rank];
-    dims[0] = batch();
-    dims[if last { rank - 1 } else { 1 }] = channels.unwrap_or(Dim::Unknown);
+    let c_axis = if last { rank - 1 } else { 1 };
+    let channels = channels
+        .or_else(|| x.dims.get(c_axis).cloned())
+        .unwrap_or(Dim::Unknown);
+    let dims = (0..rank)
+        .map(|i| match i {
+            0 => batch(),
+            i if i == c_axis => channels.clone(),
+            _ => Dim::Unknown,
+        })
+        .collect();
     let kind = match spatial {
         1 => Kind::Rnn { nwc: last },
         3 => Kind::Cnn3d { ndhwc: last },
@@ -214,12 +221,14 @@ struct Window {
 impl Window {
     fn of(layer: &LayerConf, n: usize) -> Result<Window, String> {
         let take = |v: Option<Vec<i64>>, default: i64, what: &str| -> Result<Vec<i64>, String> {
-            match v {
-                None => Ok(vec![default; n]),
-                Some(v) if v.len() >= n => Ok(v[..n].to_vec()),
+            let Some(v) = v else {
+                return Ok(vec![default; n]);
+            };
+            match (v.get(..n), v.as_slice()) {
+                (Some(first), _) => Ok(first.to_vec()),
                 // A single number applies to every axis.
-                Some(v) if v.len() == 1 => Ok(vec![v[0]; n]),
-                Some(v) => Err(format!("{what} {v:?} has fewer than {n} entries")),
+                (None, &[one]) => Ok(vec![one; n]),
+                (None, _) => Err(format!("{what} {v:?} has fewer than {n} entries")),
             }
         };
         let k = match layer.kernel_size() {
@@ -240,7 +249,16 @@ impl Window {
             d: take(layer.dilation(), 1, "dilation")?,
             mode,
         };
-        if w.k.iter().chain(&w.s).chain(&w.d).any(|&v| v < 1) || w.p.iter().any(|&v| v < 0) {
+        // DL4J stores these as Java ints; the bound also keeps the window arithmetic below
+        // (effective kernel sizes, pads, tap offsets) far from i64 overflow.
+        let max = i64::from(i32::MAX);
+        if w.k
+            .iter()
+            .chain(&w.s)
+            .chain(&w.d)
+            .any(|&v| !(1..=max).contains(&v))
+            || w.p.iter().any(|&v| !(0..=max).contains(&v))
+        {
             return Err(format!(
                 "invalid window: kernel {:?}, stride {:?}, padding {:?}, dilation {:?}",
                 w.k, w.s, w.p, w.d
@@ -251,6 +269,15 @@ impl Window {
 
     fn dilated(&self) -> bool {
         self.d.iter().any(|&d| d != 1)
+    }
+
+    /// The effective (dilated) kernel size `eK = k + (k-1)·(d-1)` per axis.
+    fn effective(&self) -> Vec<i64> {
+        self.k
+            .iter()
+            .zip(&self.d)
+            .map(|(&k, &d)| k + (k - 1) * (d - 1))
+            .collect()
     }
 
     /// `kernel_shape`, `strides` and the padding of §13. Same mode is `auto_pad = SAME_UPPER`:

@@ -27,8 +27,7 @@ pub(super) fn batch_norm(b: &mut Builder, ctx: &LayerCtx, x: &Value) -> Translat
         let r = b.op("Shape", &[&s], vec![]);
         let two = b.ints(&[2]);
         let k = b.op("Sub", &[&r, &two], vec![]);
-        let one = dl4j_core::Tensor::new(vec![1], dl4j_core::TensorData::I64(vec![1]))
-            .expect("one element");
+        let one = dl4j_core::Tensor::vector(dl4j_core::TensorData::I64(vec![1]));
         let ones = b.op("ConstantOfShape", &[&k], vec![("value", Attr::Tensor(one))]);
         let m1 = b.ints(&[-1]);
         b.op("Concat", &[&m1, &ones], vec![("axis", Attr::Int(0))])
@@ -93,7 +92,13 @@ pub(super) fn lrn(b: &mut Builder, ctx: &LayerCtx, x: &str) -> Result<String, St
             .and_then(serde_json::Value::as_f64)
             .unwrap_or(d)
     };
-    let size = 2 * (num("n", 5.0) / 2.0).floor() as i64 + 1;
+    let n = num("n", 5.0);
+    let half = (n / 2.0).floor();
+    // DL4J's n is a window size: a huge, negative or non-finite one has no ONNX LRN size.
+    if !(0.0..=f64::from(i32::MAX)).contains(&half) {
+        return Err(format!("LRN window size n = {n} is out of range"));
+    }
+    let size = 2 * half as i64 + 1;
     let attrs = vec![
         ("size", Attr::Int(size)),
         (

@@ -8,17 +8,26 @@ use crate::proto::Attr;
 /// single number pads every side (DL4J's builder expands it the same way).
 fn sides(ctx: &LayerCtx, key: &str, spatial: usize) -> Result<Vec<(i64, i64)>, String> {
     let v = ctx.layer.ints(key).ok_or_else(|| format!("no {key}"))?;
-    let v = match v.len() {
-        1 => vec![v[0]; 2 * spatial],
+    let v = match *v.as_slice() {
+        [p] => vec![p; 2 * spatial],
         // 2-D shorthand [vertical, horizontal].
-        2 if spatial == 2 => vec![v[0], v[0], v[1], v[1]],
-        n if n == 2 * spatial => v,
-        _ => return Err(format!("{key} {v:?}")),
+        [vertical, horizontal] if spatial == 2 => {
+            vec![vertical, vertical, horizontal, horizontal]
+        }
+        _ if v.len() == 2 * spatial => v,
+        _ => {
+            return Err(format!(
+                "{key} {v:?} must have 1 or {} entries",
+                2 * spatial
+            ))
+        }
     };
     if v.iter().any(|&p| p < 0) {
         return Err(format!("negative {key} {v:?}"));
     }
-    Ok(v.chunks(2).map(|c| (c[0], c[1])).collect())
+    // `v` has 2·spatial entries: every chunk is a full (begin, end) pair.
+    let (pairs, _) = v.as_chunks::<2>();
+    Ok(pairs.iter().map(|&[begin, end]| (begin, end)).collect())
 }
 
 pub(super) fn zero_padding(

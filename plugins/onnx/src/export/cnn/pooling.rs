@@ -4,6 +4,14 @@ use super::super::{batch, Builder, Kind, LayerCtx, Translated, Value};
 use super::{Mode, Window};
 use crate::proto::{Attr, Dim};
 
+/// The number of taps in a window, `Πk` (as a float: it only ever scales values).
+fn window_size(win: &Window) -> f64 {
+    win.k.iter().map(|&k| k as f64).product()
+}
+
+/// Most taps [`dilated`] unrolls into separate `Slice`s (each tap is a node and three constants).
+const MAX_UNROLLED_TAPS: i64 = 1 << 16;
+
 /// `(Σ|x|^p)^(1/p)`: ONNX LpPool would do, but common runtimes lack it (tract), so `|x|^p` is
 /// summed as `AveragePool(count_include_pad = 1) · window size` (padding adds zeros).
 fn pnorm_pool(b: &mut Builder, x: &str, win: &Window, p: f64) -> String {
@@ -13,7 +21,7 @@ fn pnorm_pool(b: &mut Builder, x: &str, win: &Window, p: f64) -> String {
     let mut attrs = win.attrs(false);
     attrs.push(("count_include_pad", Attr::Int(1)));
     let avg = b.op("AveragePool", &[&pw], attrs);
-    let n = b.scalar(win.k.iter().product::<i64>() as f64);
+    let n = b.scalar(window_size(win));
     let sum = b.op("Mul", &[&avg, &n], vec![]);
     let inv = b.scalar(1.0 / p);
     b.op("Pow", &[&sum, &inv], vec![])
@@ -107,6 +115,17 @@ fn dilated(
     trunc_same: bool,
 ) -> Result<String, String> {
     let n = win.k.len();
+    let tap_count = win
+        .k
+        .iter()
+        .try_fold(1i64, |acc, &k| acc.checked_mul(k))
+        .filter(|&t| t <= MAX_UNROLLED_TAPS);
+    if tap_count.is_none() {
+        return Err(format!(
+            "dilated pooling window {:?} has more than {MAX_UNROLLED_TAPS} taps to unroll",
+            win.k
+        ));
+    }
     let cropped;
     let mut x = x;
     let pads = match win.mode {
@@ -128,6 +147,7 @@ fn dilated(
     };
     let axes = b.ints(&(2..2 + n as i64).collect::<Vec<_>>());
     let steps = b.ints(&win.s);
+    let eks = win.effective();
     // Every tap offset (u, v, ...) of the kernel.
     let mut taps: Vec<Vec<i64>> = vec![vec![]];
     for &k in &win.k {
@@ -152,11 +172,12 @@ fn dilated(
         let slices: Vec<String> = taps
             .iter()
             .map(|t| {
-                let starts: Vec<i64> = (0..n).map(|i| t[i] * win.d[i]).collect();
-                let ends: Vec<i64> = (0..n)
-                    .map(|i| {
-                        let ek = win.k[i] + (win.k[i] - 1) * (win.d[i] - 1);
-                        let rest = ek - 1 - t[i] * win.d[i];
+                let starts: Vec<i64> = t.iter().zip(&win.d).map(|(u, d)| u * d).collect();
+                let ends: Vec<i64> = starts
+                    .iter()
+                    .zip(&eks)
+                    .map(|(start, ek)| {
+                        let rest = ek - 1 - start;
                         if rest == 0 {
                             i64::MAX
                         } else {
@@ -176,7 +197,7 @@ fn dilated(
         "AVG" => {
             let sum = windows(b, x, 0.0, "Sum");
             let div = if include_pad {
-                b.scalar(win.k.iter().product::<i64>() as f64)
+                b.scalar(window_size(win))
             } else {
                 // In-bounds count: the same windows over ones.
                 let one = b.scalar(1.0);
@@ -208,10 +229,7 @@ fn same_total(b: &mut Builder, x: &str, win: &Window) -> (String, String) {
     let (start, end) = (b.ints(&[2]), b.ints(&[2 + n as i64]));
     let size = b.op("Slice", &[&shape, &start, &end], vec![]);
     let stride = b.ints(&win.s);
-    let ek: Vec<i64> = (0..n)
-        .map(|i| win.k[i] + (win.k[i] - 1) * (win.d[i] - 1))
-        .collect();
-    let ek = b.ints(&ek);
+    let ek = b.ints(&win.effective());
     let one = b.ints(&[1]);
     // ⌈in/s⌉ - 1 = ⌊(in - 1)/s⌋ (sizes are positive, integer Div truncates).
     let m1 = b.op("Sub", &[&size, &one], vec![]);
@@ -241,8 +259,7 @@ fn same_pads(b: &mut Builder, x: &str, win: &Window) -> String {
 /// A Same-mode axis whose total `(out-1)·s + eK - in` can be -2 or less for some input size
 /// (only when `eK < s`).
 pub(super) fn shifts(win: &Window) -> bool {
-    win.mode == Mode::Same
-        && (0..win.k.len()).any(|i| win.k[i] + (win.k[i] - 1) * (win.d[i] - 1) < win.s[i])
+    win.mode == Mode::Same && win.effective().iter().zip(&win.s).any(|(ek, s)| ek < s)
 }
 
 /// libnd4j's Same-mode windows from the runtime input size: total `t = (⌈in/s⌉-1)·s + eK - in`,
@@ -344,12 +361,14 @@ pub(super) fn global(b: &mut Builder, ctx: &LayerCtx, x: &Value) -> Translated {
         .filter(|i| !axes.contains(&(*i as i64)))
         .map(dim)
         .collect();
-    if rest.len() == 1 && !axes.contains(&(channel_axis as i64)) {
-        return Ok(Value::new(
-            y,
-            Kind::FeedForward,
-            vec![batch(), rest[0].clone()],
-        ));
+    if let [only] = rest.as_slice() {
+        if !axes.contains(&(channel_axis as i64)) {
+            return Ok(Value::new(
+                y,
+                Kind::FeedForward,
+                vec![batch(), only.clone()],
+            ));
+        }
     }
     let mut dims = vec![batch()];
     dims.extend(rest);

@@ -12,11 +12,11 @@ pub(super) fn upsampling(
     spatial: usize,
 ) -> Result<String, String> {
     let size = ctx.layer.ints("size").ok_or("no size")?;
-    let size: Vec<i64> = match size.len() {
+    let size: Vec<i64> = match (size.as_slice(), size.get(..spatial)) {
         // 1.0.0-alpha wrote a single int for both axes.
-        1 => vec![size[0]; spatial],
-        n if n >= spatial => size[..spatial].to_vec(),
-        _ => return Err(format!("size {size:?}")),
+        (&[s], _) => vec![s; spatial],
+        (_, Some(first)) => first.to_vec(),
+        (_, None) => return Err(format!("size {size:?} has fewer than {spatial} entries")),
     };
     if size.iter().any(|&s| s < 1) {
         return Err(format!("size {size:?}"));
@@ -58,7 +58,16 @@ pub(super) fn space_to_depth(
         1
     };
     let channels = match input.dims.get(c_axis) {
-        Some(Dim::Fixed(c)) => Some(Dim::Fixed(c * (bs * bs) as usize)),
+        Some(Dim::Fixed(c)) => {
+            let out = usize::try_from(bs)
+                .ok()
+                .and_then(|bs| bs.checked_mul(bs))
+                .and_then(|area| c.checked_mul(area))
+                .ok_or_else(|| {
+                    format!("blockSize {bs} with {c} input channels overflows the channel count")
+                })?;
+            Some(Dim::Fixed(out))
+        }
         _ => None,
     };
     Ok((

@@ -4,7 +4,8 @@
 //! back; the halves are combined in the time-major domain (features are axis 2 there).
 
 use super::{
-    from_seq, lstm, recurrence, reverse_time, to_seq, Builder, Cell, LayerCtx, Translated,
+    from_seq, hidden_size, lstm, recurrence, reverse_time, to_seq, Builder, Cell, LayerCtx,
+    Translated,
 };
 use crate::proto::Attr;
 
@@ -36,13 +37,9 @@ pub(super) fn wrapper(b: &mut Builder, ctx: &LayerCtx, x: &super::Value) -> Tran
 /// Forward GravesLSTM (`WF, RWF, bF`) plus backward one (`WB, RWB, bB`), summed.
 pub(super) fn graves(b: &mut Builder, ctx: &LayerCtx, x: &super::Value) -> Translated {
     let layer = ctx.layer;
-    let h = layer
-        .n_out()
-        .filter(|&n| n > 0)
-        .ok_or("GravesBidirectionalLSTM without nOut")? as usize;
+    let h = hidden_size(layer, "GravesBidirectionalLSTM")?;
     let (seq, time) = to_seq(b, layer, x);
-    let mut halves = Vec::new();
-    for (dir, reverse) in [("F", false), ("B", true)] {
+    let half = |b: &mut Builder, dir: &str, reverse: bool| -> Result<String, String> {
         let key = |k: &str| ctx.param(b, &format!("{k}{dir}"));
         let (w, rw, bias) = (key("W")?, key("RW")?, key("b")?);
         let input = if reverse {
@@ -58,8 +55,10 @@ pub(super) fn graves(b: &mut Builder, ctx: &LayerCtx, x: &super::Value) -> Trans
             h,
         };
         let y = lstm::lstm(b, &cell, &input, true)?;
-        halves.push(if reverse { reverse_time(b, &y) } else { y });
-    }
-    let y = b.op("Add", &[&halves[0], &halves[1]], Vec::new());
+        Ok(if reverse { reverse_time(b, &y) } else { y })
+    };
+    let forward = half(b, "F", false)?;
+    let backward = half(b, "B", true)?;
+    let y = b.op("Add", &[&forward, &backward], Vec::new());
     Ok(from_seq(b, layer, &y, Some(h), time))
 }

@@ -70,7 +70,8 @@ pub(super) fn lstm(
         inputs.extend([String::new(), String::new(), String::new(), p]);
     }
     let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
-    let y = b.op_n("LSTM", &refs, 1, vec![("hidden_size", Attr::Int(h as i64))]);
+    // One output, Y (what `op_n` with one output builds, named the same).
+    let y = b.op("LSTM", &refs, vec![("hidden_size", Attr::Int(h as i64))]);
     // Y [T, 1, batch, h] -> [T, batch, h].
-    Ok(axes_op(b, "Squeeze", &y[0], &[1]))
+    Ok(axes_op(b, "Squeeze", &y, &[1]))
 }

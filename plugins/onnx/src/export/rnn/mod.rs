@@ -142,10 +142,7 @@ fn recurrence(
     } else {
         None
     };
-    let h = layer
-        .n_out()
-        .filter(|&n| n > 0)
-        .ok_or("recurrent layer without nOut")? as usize;
+    let h = hidden_size(layer, "recurrent layer")?;
     let input = if reverse {
         reverse_time(b, seq)
     } else {
@@ -170,6 +167,20 @@ fn recurrence(
     };
     let y = if reverse { reverse_time(b, &y) } else { y };
     Ok((y, Some(h)))
+}
+
+/// The hidden size `h` (`nOut`) of a recurrent cell. Positive, and at most `i32::MAX` (no real
+/// layer comes near: `RW` alone holds `4h²` values), which keeps the gate column arithmetic
+/// (`4h + 2`, `(k + 1)·h`, `h as i64`) in range.
+fn hidden_size(layer: &LayerConf, what: &str) -> Result<usize, String> {
+    let n = layer
+        .n_out()
+        .filter(|&n| n > 0)
+        .ok_or_else(|| format!("{what} without nOut"))?;
+    if n > i64::from(i32::MAX) {
+        return Err(format!("{what} nOut {n} is too large"));
+    }
+    Ok(n as usize)
 }
 
 /// DL4J layout -> `[T, batch, features]`; also returns the time dimension as far as known.

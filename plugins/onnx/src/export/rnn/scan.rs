@@ -19,7 +19,7 @@ fn scan(
     states: usize,
     step: impl FnOnce(&mut Builder, &[String], &[String]) -> Result<(Vec<String>, String), String>,
 ) -> Result<String, String> {
-    let seq = seqs[0];
+    let &seq = seqs.first().ok_or("Scan without an input sequence")?;
     // Zero states shaped [batch, h] from the input's batch dimension.
     let shape = b.op("Shape", &[seq], Vec::new());
     let (s1, e1, a0) = (b.ints(&[1]), b.ints(&[2]), b.ints(&[0]));
@@ -36,6 +36,7 @@ fn scan(
     body.renames = b.renames.clone();
     let state_in: Vec<String> = (0..states).map(|_| body.fresh("state")).collect();
     let xs: Vec<String> = (0..seqs.len()).map(|_| body.fresh("x_t")).collect();
+    let graph_name = format!("{}_body", xs.first().map_or(seq, String::as_str));
     let (new_states, y) = step(&mut body, &state_in, &xs)?;
     let y_out = body.op("Identity", &[&y], Vec::new());
     b.next = body.next;
@@ -47,7 +48,7 @@ fn scan(
     let mut outputs: Vec<_> = new_states.iter().map(|s| row(s, Dim::Fixed(h))).collect();
     outputs.push(row(&y_out, Dim::Fixed(h)));
     let graph = Subgraph {
-        name: format!("{}_body", xs[0]),
+        name: graph_name,
         nodes: body.nodes,
         inputs,
         outputs,
@@ -55,7 +56,7 @@ fn scan(
     };
     let mut ins: Vec<&str> = vec![&init; states];
     ins.extend(seqs);
-    let outs = b.op_n(
+    let mut outs = b.op_n(
         "Scan",
         &ins,
         states + 1,
@@ -64,7 +65,8 @@ fn scan(
             ("num_scan_inputs", Attr::Int(seqs.len() as i64)),
         ],
     );
-    Ok(outs[states].clone())
+    // The last of the `states + 1` outputs: the stacked step outputs.
+    outs.pop().ok_or_else(|| "Scan without outputs".to_string())
 }
 
 /// Columns `[from, to)` of a `[rows, cols]` value.
@@ -127,14 +129,16 @@ pub(super) fn lstm(
     let mut seqs = vec![seq];
     seqs.extend(mask);
     scan(b, &seqs, h, 2, |b, s, xs| {
-        let (h_prev, c_prev) = (&s[0], &s[1]);
-        let x = &xs[0];
+        let ([h_prev, c_prev], [x, mask @ ..]) = (s, xs) else {
+            return Err("LSTM Scan body without its two states and input".into());
+        };
         let zx = b.op("MatMul", &[x, w], Vec::new());
         let zr = b.op("MatMul", &[h_prev, &rw4], Vec::new());
         let z = b.op("Add", &[&zx, &zr], Vec::new());
         let z = b.op("Add", &[&z, &bias], Vec::new());
         // DL4J blocks: [block input, forget, output, input gate].
-        let blocks: Vec<String> = (0..4).map(|k| cols(b, &z, k * h, (k + 1) * h)).collect();
+        let [block_in, forget, output, input] =
+            [0, 1, 2, 3].map(|k| cols(b, &z, k * h, (k + 1) * h));
         let with_peep = |b: &mut Builder, z: &str, p: Option<&String>, c: &str| match p {
             Some(p) => {
                 let pc = b.op("Mul", &[c, p], Vec::new());
@@ -142,21 +146,21 @@ pub(super) fn lstm(
             }
             None => z.to_string(),
         };
-        let a = act.apply(b, &blocks[0])?;
-        let zf = with_peep(b, &blocks[1], peep.as_ref().map(|p| &p[0]), c_prev);
+        let a = act.apply(b, &block_in)?;
+        let zf = with_peep(b, &forget, peep.as_ref().map(|p| &p[0]), c_prev);
         let f = gate.apply(b, &zf)?;
-        let zi = with_peep(b, &blocks[3], peep.as_ref().map(|p| &p[2]), c_prev);
+        let zi = with_peep(b, &input, peep.as_ref().map(|p| &p[2]), c_prev);
         let i = gate.apply(b, &zi)?;
         let fc = b.op("Mul", &[&f, c_prev], Vec::new());
         let ia = b.op("Mul", &[&i, &a], Vec::new());
         let c = b.op("Add", &[&fc, &ia], Vec::new());
         // The output-gate peephole reads the current (unmasked) cell c_t.
-        let zo = with_peep(b, &blocks[2], peep.as_ref().map(|p| &p[1]), &c);
+        let zo = with_peep(b, &output, peep.as_ref().map(|p| &p[1]), &c);
         let o = gate.apply(b, &zo)?;
         let ac = act.apply(b, &c)?;
         let h_t = b.op("Mul", &[&o, &ac], Vec::new());
-        let h_t = masked(b, &h_t, xs.get(1));
-        let c = masked(b, &c, xs.get(1));
+        let h_t = masked(b, &h_t, mask.first());
+        let c = masked(b, &c, mask.first());
         Ok((vec![h_t.clone(), c], h_t))
     })
 }
@@ -193,8 +197,11 @@ pub(super) fn simple_rnn(
         (gx, gr)
     });
     scan(b, &[seq], h, 1, |b, s, xs| {
-        let mut zx = b.op("MatMul", &[&xs[0], w], Vec::new());
-        let mut zr = b.op("MatMul", &[&s[0], rw], Vec::new());
+        let ([h_prev], [x]) = (s, xs) else {
+            return Err("SimpleRnn Scan body without its state and input".into());
+        };
+        let mut zx = b.op("MatMul", &[x, w], Vec::new());
+        let mut zr = b.op("MatMul", &[h_prev, rw], Vec::new());
         if let Some((gx, gr)) = &gains {
             let nx = b.standardize_rows(&zx);
             zx = b.op("Mul", &[&nx, gx], Vec::new());

@@ -44,11 +44,11 @@ pub(super) fn simple_rnn(
     let zeros = b.tensor(&[h], &vec![0.0; h]);
     let bb = b.op("Concat", &[&flat, &zeros], vec![("axis", Attr::Int(0))]);
     let bb = axes_op(b, "Unsqueeze", &bb, &[0]);
-    let y = b.op_n(
+    // One output, Y (what `op_n` with one output builds, named the same).
+    let y = b.op(
         "RNN",
         &[seq, &w_onnx, &r_onnx, &bb],
-        1,
         vec![("hidden_size", Attr::Int(h as i64))],
     );
-    Ok(axes_op(b, "Squeeze", &y[0], &[1]))
+    Ok(axes_op(b, "Squeeze", &y, &[1]))
 }

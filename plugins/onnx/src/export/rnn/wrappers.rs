@@ -1,7 +1,7 @@
 //! TimeDistributed, RepeatVector and MaskZeroLayer (spec §9.19).
 
 use super::super::{layer_op, Kind, LayerCtx, Translated, Value};
-use super::{axes_op, batch, from_seq, nwc, to_seq, Builder, Cell};
+use super::{axes_op, batch, from_seq, hidden_size, nwc, to_seq, Builder, Cell};
 use crate::proto::{Attr, Dim};
 
 /// TimeDistributed: the wrapped feed-forward layer on every time step, as DL4J does it —
@@ -67,6 +67,9 @@ pub(super) fn time_distributed(b: &mut Builder, ctx: &LayerCtx, x: &Value) -> Tr
     }
 }
 
+/// Most copies [`repeat_vector`] concatenates.
+const MAX_REPEAT: i64 = 1 << 20;
+
 /// RepeatVector: `[mb, C]` -> `[mb, C, n]` (NCW) or `[mb, n, C]` (NWC).
 pub(super) fn repeat_vector(b: &mut Builder, ctx: &LayerCtx, x: &Value) -> Translated {
     match x.kind {
@@ -82,6 +85,12 @@ pub(super) fn repeat_vector(b: &mut Builder, ctx: &LayerCtx, x: &Value) -> Trans
         .int("n")
         .filter(|&n| n > 0)
         .ok_or("RepeatVector without a positive \"n\"")?;
+    // Every copy is one input of a single Concat node.
+    if n > MAX_REPEAT {
+        return Err(format!(
+            "RepeatVector n = {n} is more than the {MAX_REPEAT} copies that are unrolled"
+        ));
+    }
     let nwc = match ctx.layer.str("dataFormat") {
         None | Some("NCW") => false,
         Some("NWC") => true,
@@ -142,10 +151,7 @@ pub(super) fn mask_zero(b: &mut Builder, ctx: &LayerCtx, x: &Value) -> Translate
         .unwrap_or(0.0);
     let key = |k: &str| ctx.param(b, k);
     let (w, rw, bias) = (key("W")?, key("RW")?, key("b")?);
-    let h = inner
-        .n_out()
-        .filter(|&n| n > 0)
-        .ok_or("recurrent layer without nOut")? as usize;
+    let h = hidden_size(&inner, "recurrent layer")?;
     // mask[n, t] = 1 unless every feature of x[n, :, t] equals the masking value.
     let v = b.scalar(masking);
     let eq = b.op("Equal", &[&x.name, &v], Vec::new());

@@ -218,11 +218,9 @@ fn prelu(cx: &mut Cx, n: &ForeignNode) -> Done {
         .ok_or_else(|| format!("slope {slope_name:?} is not a constant"))?
         .clone();
     let r = x.rank();
-    if slope.ndim() > r - 1
-        && slope.shape()[..slope.ndim() - (r - 1)]
-            .iter()
-            .any(|&d| d != 1)
-    {
+    // Axes of the slope beyond the input's non-batch ones line up with the batch or before it.
+    let leading = slope.ndim().saturating_sub(r - 1);
+    if slope.shape().iter().take(leading).any(|&d| d != 1) {
         return Err(format!(
             "slope of shape {:?} varies over the batch",
             slope.shape()
@@ -235,11 +233,12 @@ fn prelu(cx: &mut Cx, n: &ForeignNode) -> Done {
         let d = x.dim(k, "size")?;
         // Right-aligned broadcast of the slope against [d1, ..., d_{r-1}].
         let from_end = r - 1 - k;
-        let s = if from_end < slope.ndim() {
-            slope.shape()[slope.ndim() - 1 - from_end]
-        } else {
-            1
-        };
+        let s = slope
+            .ndim()
+            .checked_sub(1 + from_end)
+            .and_then(|i| slope.shape().get(i))
+            .copied()
+            .unwrap_or(1);
         if s != 1 && s != d {
             return Err(format!(
                 "slope of shape {:?} does not broadcast over {}",
@@ -256,7 +255,10 @@ fn prelu(cx: &mut Cx, n: &ForeignNode) -> Done {
     let w = slope
         .into_shape_with_order(ndarray::IxDyn(&w_shape))
         .map_err(|e| e.to_string())?;
-    let size: usize = input_shape.iter().product();
+    let size = input_shape
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .ok_or_else(|| format!("input {} has too many values", super::super::show(&x.shape)))?;
     let fields = json::fields(&[
         ("inputShape", json!(input_shape)),
         (

@@ -33,22 +33,40 @@ pub struct Window {
     pub same_upper: bool,
 }
 
+/// Largest kernel size, stride, dilation or pad DL4J takes (its fields are Java `int`s).
+const MAX_WINDOW: usize = i32::MAX as usize;
+
 fn usizes(v: Option<Vec<i64>>, n: usize, default: usize, what: &str) -> Result<Vec<usize>, String> {
     match v {
         None => Ok(vec![default; n]),
-        Some(v) if v.len() == n && v.iter().all(|&x| x >= 0) => {
-            Ok(v.iter().map(|&x| x as usize).collect())
-        }
+        Some(v) if v.len() == n => v
+            .iter()
+            .map(|&x| usize::try_from(x).ok().filter(|&x| x <= MAX_WINDOW))
+            .collect::<Option<_>>()
+            .ok_or_else(|| format!("{what} {v:?}: negative or beyond DL4J's int range")),
         Some(v) => Err(format!("{what} {v:?} for {n} spatial axes")),
     }
 }
 
-/// Total SAME padding and its SAME_UPPER split for one axis.
-fn same_split(input: usize, k: usize, s: usize, d: usize) -> (usize, usize) {
-    let ek = (k - 1) * d + 1;
+/// Extent of a dilated kernel, `(k - 1)·d + 1` (`None` for a zero kernel or on overflow).
+fn extent(k: usize, d: usize) -> Option<usize> {
+    k.checked_sub(1)?.checked_mul(d)?.checked_add(1)
+}
+
+/// Total SAME padding and its SAME_UPPER split for one axis (`None` for a zero stride or kernel,
+/// or sizes that overflow).
+fn same_split(input: usize, k: usize, s: usize, d: usize) -> Option<(usize, usize)> {
+    if s == 0 {
+        return None;
+    }
+    let ek = extent(k, d)?;
     let out = input.div_ceil(s);
-    let total = ((out.saturating_sub(1)) * s + ek).saturating_sub(input);
-    (total / 2, total - total / 2)
+    let total = out
+        .saturating_sub(1)
+        .checked_mul(s)?
+        .checked_add(ek)?
+        .saturating_sub(input);
+    Some((total / 2, total - total / 2))
 }
 
 /// Reads kernel, strides, dilations and pads of a Conv/Pool node for `x` (NC + spatial).
@@ -59,14 +77,20 @@ pub fn window(n: &ForeignNode, x: &Sym, kernel: Vec<usize>) -> Result<Window, St
     if stride.contains(&0) || dilation.contains(&0) || kernel.contains(&0) {
         return Err("zero kernel, stride or dilation".into());
     }
+    if kernel.iter().any(|&k| k > MAX_WINDOW) {
+        return Err(format!("kernel {kernel:?} beyond DL4J's int range"));
+    }
     let spatial = |i: usize| x.dim(2 + i, "spatial size");
     let auto = attr_str(n, "auto_pad").unwrap_or("NOTSET");
     let pads = match auto {
         "NOTSET" | "" => {
             let p = usizes(attr_ints(n, "pads"), 2 * sp, 0, "pads")?;
+            let (begin, end) = p
+                .split_at_checked(sp)
+                .ok_or_else(|| format!("pads {p:?} for {sp} spatial axes"))?;
             Pads {
-                begin: p[..sp].to_vec(),
-                end: p[sp..].to_vec(),
+                begin: begin.to_vec(),
+                end: end.to_vec(),
             }
         }
         "VALID" => Pads {
@@ -76,8 +100,13 @@ pub fn window(n: &ForeignNode, x: &Sym, kernel: Vec<usize>) -> Result<Window, St
         "SAME_UPPER" | "SAME_LOWER" => {
             let mut begin = Vec::new();
             let mut end = Vec::new();
-            for i in 0..sp {
-                let (lo, hi) = same_split(spatial(i)?, kernel[i], stride[i], dilation[i]);
+            for (i, ((&k, &s), &d)) in kernel.iter().zip(&stride).zip(&dilation).enumerate() {
+                let size = spatial(i)?;
+                let (lo, hi) = same_split(size, k, s, d).ok_or_else(|| {
+                    format!(
+                        "SAME padding of a size-{size} axis for kernel {k}, stride {s}, dilation {d} overflows"
+                    )
+                })?;
                 if auto == "SAME_UPPER" {
                     begin.push(lo);
                     end.push(hi);
@@ -90,33 +119,77 @@ pub fn window(n: &ForeignNode, x: &Sym, kernel: Vec<usize>) -> Result<Window, St
         }
         other => return Err(format!("auto_pad {other:?}")),
     };
-    let mut same_upper = pads.begin != pads.end;
-    for i in 0..sp {
-        match spatial(i) {
-            Ok(size) => {
-                let (lo, hi) = same_split(size, kernel[i], stride[i], dilation[i]);
-                same_upper &= pads.begin[i] == lo && pads.end[i] == hi;
-            }
-            Err(_) => same_upper = false,
-        }
-    }
-    Ok(Window {
+    let mut win = Window {
         kernel,
         stride,
         dilation,
+        same_upper: pads.begin != pads.end,
         pads,
-        same_upper,
-    })
+    };
+    let mut same_upper = win.same_upper;
+    for (i, ax) in win.axes().enumerate() {
+        match spatial(i)
+            .ok()
+            .and_then(|size| same_split(size, ax.kernel, ax.stride, ax.dilation))
+        {
+            Some((lo, hi)) => same_upper &= ax.begin == lo && ax.end == hi,
+            None => same_upper = false,
+        }
+    }
+    win.same_upper = same_upper;
+    Ok(win)
+}
+
+/// One spatial axis of a [`Window`].
+#[derive(Debug, Clone, Copy)]
+pub struct WindowAxis {
+    pub kernel: usize,
+    pub stride: usize,
+    pub dilation: usize,
+    pub begin: usize,
+    pub end: usize,
+}
+
+impl Window {
+    /// The spatial axes, in order.
+    pub fn axes(&self) -> impl Iterator<Item = WindowAxis> + '_ {
+        self.kernel
+            .iter()
+            .zip(&self.stride)
+            .zip(&self.dilation)
+            .zip(self.pads.begin.iter().zip(&self.pads.end))
+            .map(
+                |(((&kernel, &stride), &dilation), (&begin, &end))| WindowAxis {
+                    kernel,
+                    stride,
+                    dilation,
+                    begin,
+                    end,
+                },
+            )
+    }
+}
+
+impl WindowAxis {
+    /// The extent of the dilated kernel (`None` on overflow).
+    pub fn extent(&self) -> Option<usize> {
+        extent(self.kernel, self.dilation)
+    }
+
+    /// The input size with both pads (`None` on overflow).
+    pub fn padded(&self, size: usize) -> Option<usize> {
+        size.checked_add(self.begin)?.checked_add(self.end)
+    }
 }
 
 /// Output spatial sizes (floor mode), when the input's are known.
 pub fn out_sizes(x: &Sym, w: &Window) -> Vec<Option<usize>> {
-    (0..w.kernel.len())
-        .map(|i| {
+    w.axes()
+        .enumerate()
+        .map(|(i, ax)| {
             let size = x.shape.get(2 + i).copied().flatten()?;
-            let ek = (w.kernel[i] - 1) * w.dilation[i] + 1;
-            let padded = size + w.pads.begin[i] + w.pads.end[i];
-            (padded >= ek).then(|| (padded - ek) / w.stride[i] + 1)
+            let room = ax.padded(size)?.checked_sub(ax.extent()?)?;
+            Some(room.checked_div(ax.stride)? + 1)
         })
         .collect()
 }
@@ -133,20 +206,32 @@ pub fn dl4j_padding(w: &Window) -> (&'static str, Vec<usize>, Option<Pads>) {
     }
 }
 
-pub fn zero_padding(cx: &mut Cx, n: &ForeignNode, x: &Sym, p: &Pads) -> Sym {
+pub fn zero_padding(cx: &mut Cx, n: &ForeignNode, x: &Sym, p: &Pads) -> Result<Sym, String> {
     let format = if x.channels_last() == Some(true) {
         "NHWC"
     } else {
         "NCHW"
     };
-    let (class, padding) = if p.begin.len() == 2 {
-        (
-            "ZeroPaddingLayer",
-            json!([p.begin[0], p.end[0], p.begin[1], p.end[1]]),
-        )
-    } else {
-        ("ZeroPadding1DLayer", json!([p.begin[0], p.end[0]]))
+    let (class, padding) = match (p.begin.as_slice(), p.end.as_slice()) {
+        ([b0, b1], [e0, e1]) => ("ZeroPaddingLayer", json!([b0, e0, b1, e1])),
+        ([b0], [e0]) => ("ZeroPadding1DLayer", json!([b0, e0])),
+        _ => {
+            return Err(format!(
+                "zero padding {:?} / {:?}: DL4J pads 1 or 2 spatial axes",
+                p.begin, p.end
+            ))
+        }
     };
+    let mut shape = x.shape.clone();
+    for (dim, (&b, &e)) in shape.iter_mut().skip(2).zip(p.begin.iter().zip(&p.end)) {
+        if let Some(s) = *dim {
+            let padded = s
+                .checked_add(b)
+                .and_then(|v| v.checked_add(e))
+                .ok_or_else(|| format!("padding a size-{s} axis by {b} + {e} overflows"))?;
+            *dim = Some(padded);
+        }
+    }
     let mut fields = json::fields(&[("padding", padding)]);
     if class == "ZeroPaddingLayer" {
         fields.insert("dataFormat".into(), json!(format));
@@ -154,18 +239,15 @@ pub fn zero_padding(cx: &mut Cx, n: &ForeignNode, x: &Sym, p: &Pads) -> Sym {
     let layer = Layer::new(class, Family::NoParams, fields);
     let name = format!("{}_pad", hint(n, "conv"));
     let v = cx.net.add_layer(&name, x, layer);
-    let mut shape = x.shape.clone();
-    for i in 0..p.begin.len() {
-        shape[2 + i] = shape[2 + i].map(|s| s + p.begin[i] + p.end[i]);
-    }
-    x.same_layout(&v, shape)
+    Ok(x.same_layout(&v, shape))
 }
 
-fn pair(v: &[usize], fill: usize) -> Value {
-    if v.len() == 2 {
-        json!([v[0], v[1]])
-    } else {
-        json!([v[0], fill])
+/// A DL4J `int[2]` field from one or two spatial values (`fill` for a missing second).
+pub fn pair(v: &[usize], fill: usize) -> Value {
+    match v {
+        [a, b] => json!([a, b]),
+        [a, ..] => json!([a, fill]),
+        [] => json!([fill, fill]),
     }
 }
 
@@ -210,7 +292,7 @@ fn conv_layer_fields(
 pub fn spatial_layout(x: &Sym) -> Result<bool, String> {
     match x.channels_last() {
         Some(false) if x.rank() == 3 || x.rank() == 4 => Ok(false),
-        Some(true) => Ok(true),
+        Some(true) if x.rank() == 4 => Ok(true),
         _ => Err(format!(
             "input {} is not [batch, channels, (height,) width] data (or its channels-last form)",
             show(&x.shape)
@@ -233,6 +315,14 @@ fn weights<'c>(cx: &'c Cx, n: &ForeignNode, rank: usize) -> Result<&'c ArrayD<f6
     })?;
     if w.ndim() != rank {
         return Err(format!("weight of shape {:?}", w.shape()));
+    }
+    // DL4J has no layer without inputs or outputs; an empty weight would also let its other
+    // dimensions (the size of the bias made for it) be anything.
+    if w.is_empty() {
+        return Err(format!(
+            "weight {name:?} of shape {:?} holds no values",
+            w.shape()
+        ));
     }
     Ok(w)
 }
@@ -258,10 +348,12 @@ fn bias(cx: &Cx, n: &ForeignNode, n_out: usize) -> Result<Option<ArrayD<f64>>, S
 
 pub fn conv(cx: &mut Cx, n: &ForeignNode) -> Done {
     let x = data_input(cx, n)?;
-    let sp = x.rank() - 2;
+    let sp = x.rank().saturating_sub(2);
     let w_onnx = weights(cx, n, sp + 2)?.clone();
-    let (m, cg) = (w_onnx.shape()[0], w_onnx.shape()[1]);
-    let kernel: Vec<usize> = w_onnx.shape()[2..].to_vec();
+    let (m, cg, kernel) = match w_onnx.shape() {
+        [m, cg, kernel @ ..] => (*m, *cg, kernel.to_vec()),
+        other => return Err(format!("weight of shape {other:?}")),
+    };
     if let Some(k) = attr_ints(n, "kernel_shape") {
         if k.iter().map(|&v| v as usize).collect::<Vec<_>>() != kernel {
             return Err(format!(
@@ -269,19 +361,22 @@ pub fn conv(cx: &mut Cx, n: &ForeignNode) -> Done {
             ));
         }
     }
-    let group = attr_int(n, "group", 1).max(1) as usize;
-    let c_in = x.dim(1, "channel count").unwrap_or(cg * group);
-    if cg * group != c_in {
+    let group = attr_int(n, "group", 1).max(1);
+    let group = usize::try_from(group).map_err(|_| format!("group {group}"))?;
+    let weight_channels = cg
+        .checked_mul(group)
+        .ok_or_else(|| format!("{group} groups of {cg} input channels overflow"))?;
+    let c_in = x.dim(1, "channel count").unwrap_or(weight_channels);
+    if weight_channels != c_in {
         return Err(format!(
-            "weight expects {} input channels, the input has {c_in}",
-            cg * group
+            "weight expects {weight_channels} input channels, the input has {c_in}"
         ));
     }
     let b = bias(cx, n, m)?;
     let win = window(n, &x, kernel)?;
     let (mode, padding, explicit) = dl4j_padding(&win);
     let x = match &explicit {
-        Some(p) => zero_padding(cx, n, &x, p),
+        Some(p) => zero_padding(cx, n, &x, p)?,
         None => x,
     };
     let mut eff = win.clone();
@@ -297,8 +392,11 @@ pub fn conv(cx: &mut Cx, n: &ForeignNode) -> Done {
     let layer = if group == 1 {
         let fields = conv_layer_fields(&x, &win, mode, &padding, c_in, m, has_bias);
         let w = if sp == 1 {
+            // [m, c_in, k] -> [m, c_in, k, 1]
+            let mut shape = w_onnx.shape().to_vec();
+            shape.push(1);
             w_onnx
-                .into_shape_with_order(IxDyn(&[m, c_in, win.kernel[0], 1]))
+                .into_shape_clone(IxDyn(&shape))
                 .map_err(|e| e.to_string())?
         } else {
             w_onnx
@@ -315,11 +413,17 @@ pub fn conv(cx: &mut Cx, n: &ForeignNode) -> Done {
         l.fusable()
     } else if group == c_in && cg == 1 && m % c_in == 0 && sp == 2 {
         let mult = m / c_in;
-        // W_onnx[c·m + j, 0, u, v] -> DL4J [u, v, c, j] (spec §9.21).
-        let (kh, kw) = (win.kernel[0], win.kernel[1]);
-        let w = ArrayD::from_shape_fn(IxDyn(&[kh, kw, c_in, mult]), |ix| {
-            w_onnx[[ix[2] * mult + ix[3], 0, ix[0], ix[1]]]
-        });
+        let [kh, kw] = win.kernel[..] else {
+            return Err(format!("depthwise kernel {:?} is not 2-D", win.kernel));
+        };
+        // W_onnx[c·mult + j, 0, u, v] -> DL4J [u, v, c, j] (spec §9.21): ONNX's output
+        // channels split into [c, j], then the kernel axes moved first.
+        let w = w_onnx
+            .into_shape_clone(IxDyn(&[c_in, mult, kh, kw]))
+            .map_err(|e| e.to_string())?
+            .permuted_axes(IxDyn(&[2, 3, 0, 1]))
+            .as_standard_layout()
+            .into_owned();
         let mut fields = conv_layer_fields(&x, &win, mode, &padding, c_in, m, has_bias);
         fields.insert("depthMultiplier".into(), json!(mult));
         let mut l = Layer::new("DepthwiseConvolution2D", Family::FeedForward, fields).param("W", w);
@@ -333,7 +437,7 @@ pub fn conv(cx: &mut Cx, n: &ForeignNode) -> Done {
         ));
     };
     let v = cx.net.add_layer(hint(n, "conv"), &x, layer);
-    let mut shape = vec![x.shape[0], Some(m)];
+    let mut shape = vec![x.shape.first().copied().flatten(), Some(m)];
     shape.extend(out_sp);
     cx.set(
         n.outputs.first().ok_or("no output")?,
@@ -348,7 +452,17 @@ pub fn deconv(cx: &mut Cx, n: &ForeignNode) -> Done {
         return Err("1-D transposed convolution (DL4J has Deconvolution2D only)".into());
     }
     let w = weights(cx, n, 4)?.clone();
-    let (c_in, m) = (w.shape()[0], w.shape()[1]);
+    let (c_in, m, kernel) = match w.shape() {
+        [c_in, m, kernel @ ..] => (*c_in, *m, kernel.to_vec()),
+        other => return Err(format!("weight of shape {other:?}")),
+    };
+    if let Ok(c) = x.dim(1, "channel count") {
+        if c != c_in {
+            return Err(format!(
+                "weight expects {c_in} input channels, the input has {c}"
+            ));
+        }
+    }
     if attr_int(n, "group", 1) != 1 {
         return Err("grouped transposed convolution".into());
     }
@@ -360,7 +474,6 @@ pub fn deconv(cx: &mut Cx, n: &ForeignNode) -> Done {
     if attr_str(n, "auto_pad").is_some_and(|a| a != "NOTSET" && a != "VALID") {
         return Err("auto_pad SAME on ConvTranspose (write explicit pads)".into());
     }
-    let kernel = w.shape()[2..].to_vec();
     let win = window(n, &x, kernel)?;
     if win.pads.begin != win.pads.end {
         return Err(format!("asymmetric pads {:?}", win.pads));
@@ -372,15 +485,20 @@ pub fn deconv(cx: &mut Cx, n: &ForeignNode) -> Done {
     if let Some(b) = b {
         l = l.param("b", b);
     }
-    let out: Vec<Option<usize>> = (0..2)
-        .map(|i| {
-            let s = x.shape[2 + i]?;
-            let ek = (win.kernel[i] - 1) * win.dilation[i] + 1;
-            (win.stride[i] * s.checked_sub(1)? + ek).checked_sub(2 * win.pads.begin[i])
+    // stride·(size - 1) + extent - 2·pad per spatial axis.
+    let out: Vec<Option<usize>> = win
+        .axes()
+        .enumerate()
+        .map(|(i, ax)| {
+            let s = x.shape.get(2 + i).copied().flatten()?;
+            ax.stride
+                .checked_mul(s.checked_sub(1)?)?
+                .checked_add(ax.extent()?)?
+                .checked_sub(ax.begin.checked_mul(2)?)
         })
         .collect();
     let v = cx.net.add_layer(hint(n, "deconv"), &x, l.fusable());
-    let mut shape = vec![x.shape[0], Some(m)];
+    let mut shape = vec![x.shape.first().copied().flatten(), Some(m)];
     shape.extend(out);
     cx.set(
         n.outputs.first().ok_or("no output")?,
@@ -426,17 +544,23 @@ pub fn pad(cx: &mut Cx, n: &ForeignNode) -> Done {
         return Err("Pad with axes".into());
     }
     let r = x.rank();
-    if pads.len() != 2 * r || pads.iter().any(|&p| p < 0) {
-        return Err(format!("pads {pads:?}"));
+    let as_window = |p: &i64| usize::try_from(*p).ok().filter(|&p| p <= MAX_WINDOW);
+    if pads.len() != 2 * r || !pads.iter().all(|p| as_window(p).is_some()) {
+        return Err(format!(
+            "pads {pads:?} for a rank-{r} input (2 non-negative values per axis, within DL4J's int range)"
+        ));
     }
-    if pads[0] != 0 || pads[1] != 0 || pads[r] != 0 || pads[r + 1] != 0 {
+    let (begin, end) = pads
+        .split_at_checked(r)
+        .ok_or_else(|| format!("pads {pads:?} for a rank-{r} input"))?;
+    let ([0, 0, begin @ ..], [0, 0, end @ ..]) = (begin, end) else {
         return Err("padding the batch or channel axis".into());
-    }
-    let p = Pads {
-        begin: pads[2..r].iter().map(|&v| v as usize).collect(),
-        end: pads[r + 2..].iter().map(|&v| v as usize).collect(),
     };
-    let y = zero_padding(cx, n, &x, &p);
+    let p = Pads {
+        begin: begin.iter().filter_map(as_window).collect(),
+        end: end.iter().filter_map(as_window).collect(),
+    };
+    let y = zero_padding(cx, n, &x, &p)?;
     cx.set(n.outputs.first().ok_or("no output")?, y);
     Ok(())
 }

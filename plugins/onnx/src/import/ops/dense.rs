@@ -2,7 +2,7 @@
 //! `W` is `[nIn, nOut]`, so `transB = 1` stores `Bᵀ`; `alpha` and `beta` are folded into `W`
 //! and `b`. `transA = 1` would transpose the batch axis, which no DL4J layer does.
 
-use ndarray::{ArrayD, Ix2, IxDyn};
+use ndarray::{Array2, ArrayD, Ix2, IxDyn};
 use serde_json::json;
 
 use super::super::json::{self, Family};
@@ -12,13 +12,18 @@ use super::activation::hint;
 use crate::proto::ForeignNode;
 
 /// A constant weight matrix as DL4J's `[nIn, nOut]`.
-fn weight(b: &ArrayD<f64>, trans: bool, alpha: f64) -> Result<ArrayD<f64>, String> {
+fn weight(b: &ArrayD<f64>, trans: bool, alpha: f64) -> Result<Array2<f64>, String> {
     let m = b
         .view()
         .into_dimensionality::<Ix2>()
         .map_err(|_| format!("weight of shape {:?} is not a matrix", b.shape()))?;
+    // DL4J has no layer without inputs or outputs; an empty weight would also let its other
+    // dimension (the size of the bias made for it) be anything.
+    if m.is_empty() {
+        return Err(format!("weight of shape {:?} holds no values", b.shape()));
+    }
     let m = if trans { m.t() } else { m };
-    Ok(m.mapv(|v| v * alpha).into_dyn())
+    Ok(m.mapv(|v| v * alpha))
 }
 
 /// A bias that broadcasts over rows as a `[n]` vector, or `None` if it varies per row.
@@ -31,8 +36,8 @@ pub fn bias_vector(c: &ArrayD<f64>, n: usize) -> Option<ArrayD<f64>> {
     ArrayD::from_shape_vec(IxDyn(&[n]), v).ok()
 }
 
-pub fn dense_layer(w: ArrayD<f64>, b: Option<ArrayD<f64>>) -> Layer {
-    let (n_in, n_out) = (w.shape()[0], w.shape()[1]);
+pub fn dense_layer(w: Array2<f64>, b: Option<ArrayD<f64>>) -> Layer {
+    let (n_in, n_out) = w.dim();
     let fields = json::fields(&[
         ("nin", json!(n_in)),
         ("nout", json!(n_out)),
@@ -40,7 +45,7 @@ pub fn dense_layer(w: ArrayD<f64>, b: Option<ArrayD<f64>>) -> Layer {
         ("hasLayerNorm", json!(false)),
     ]);
     let mut layer = Layer::new("DenseLayer", Family::FeedForward, fields)
-        .param("W", w)
+        .param("W", w.into_dyn())
         .fusable();
     if let Some(b) = b {
         layer = layer.param("b", b);
@@ -59,7 +64,7 @@ fn check_input(cx: &Cx, name: &str, n_in: usize) -> Result<super::super::net::Sy
     if !x.is_unpermuted() {
         return Err("input is a transposed view".into());
     }
-    if let Some(f) = x.shape[1] {
+    if let [_, Some(f)] = x.shape[..] {
         if f != n_in {
             return Err(format!(
                 "input has {f} features but the weight expects {n_in}"
@@ -83,7 +88,7 @@ pub fn gemm(cx: &mut Cx, n: &ForeignNode) -> Done {
     let alpha = attr_float(n, "alpha", 1.0) as f64;
     let beta = attr_float(n, "beta", 1.0) as f64;
     let w = weight(b, attr_int(n, "transB", 0) != 0, alpha)?;
-    let n_out = w.shape()[1];
+    let (n_in, n_out) = w.dim();
     let bias = match input(n, 2) {
         None => None,
         Some(c) => {
@@ -99,10 +104,11 @@ pub fn gemm(cx: &mut Cx, n: &ForeignNode) -> Done {
             Some(v.mapv(|x| x * beta))
         }
     };
-    let x = check_input(cx, a, w.shape()[0])?;
+    let x = check_input(cx, a, n_in)?;
     let layer = dense_layer(w, bias);
     let v = cx.net.add_layer(hint(n, "dense"), &x, layer);
-    let y = super::super::net::Sym::plain(&v, vec![x.shape[0], Some(n_out)]);
+    let batch = x.shape.first().copied().flatten();
+    let y = super::super::net::Sym::plain(&v, vec![batch, Some(n_out)]);
     cx.set(n.outputs.first().ok_or("no output")?, y);
     Ok(())
 }
@@ -114,10 +120,11 @@ pub fn matmul(cx: &mut Cx, n: &ForeignNode) -> Done {
         format!("right operand {b_name:?} is not a constant; DL4J multiplies data only by weights (freeze it with --freeze if it is a graph input)")
     })?;
     let w = weight(b, false, 1.0)?;
-    let n_out = w.shape()[1];
-    let x = check_input(cx, a, w.shape()[0])?;
+    let (n_in, n_out) = w.dim();
+    let x = check_input(cx, a, n_in)?;
     let v = cx.net.add_layer(hint(n, "dense"), &x, dense_layer(w, None));
-    let y = super::super::net::Sym::plain(&v, vec![x.shape[0], Some(n_out)]);
+    let batch = x.shape.first().copied().flatten();
+    let y = super::super::net::Sym::plain(&v, vec![batch, Some(n_out)]);
     cx.set(n.outputs.first().ok_or("no output")?, y);
     Ok(())
 }

@@ -62,17 +62,15 @@ pub fn elementwise(cx: &mut Cx, n: &ForeignNode) -> Done {
     if consts.is_empty() {
         return vertex_op(cx, n, &y, &data);
     }
-    if data.len() != 1 || names.len() != 2 {
+    let ([(x_name, x)], [(ci, c)]) = (data.as_slice(), consts.as_slice()) else {
         return Err(format!(
             "{} of {} network value(s) and {} constant(s): DL4J combines network values with each other, or one value with one scalar constant",
             n.op,
             data.len(),
             consts.len()
         ));
-    }
-    let (x_name, x) = data.pop().expect("one data operand");
-    let (ci, c) = consts.pop().expect("one constant operand");
-    with_constant(cx, n, &y, x_name, &x, &c, ci == 0)
+    };
+    with_constant(cx, n, &y, x_name, x, c, *ci == 0)
 }
 
 /// An ElementWiseVertex over network values of identical shapes.
@@ -90,8 +88,10 @@ fn vertex_op(cx: &mut Cx, n: &ForeignNode, y: &str, data: &[(&str, Sym)]) -> Don
         }
         other => return Err(format!("{other} is not an elementwise op")),
     };
-    let (first_name, first) = &data[0];
-    if data.len() == 1 {
+    let Some(((first_name, first), rest)) = data.split_first() else {
+        return Err("no network value among the inputs".into());
+    };
+    if rest.is_empty() {
         // Sum / Max / Mean of one value is the value.
         cx.set(y, first.clone());
         return Ok(());
@@ -100,7 +100,7 @@ fn vertex_op(cx: &mut Cx, n: &ForeignNode, y: &str, data: &[(&str, Sym)]) -> Don
         return Err(format!("Sub of {} values", data.len()));
     }
     let mut shape = first.shape.clone();
-    for (name, s) in &data[1..] {
+    for (name, s) in rest {
         let merged = same_shape(&shape, &s.shape)
             .filter(|_| s.perm == first.perm && s.squeezed == first.squeezed);
         match merged {
@@ -125,9 +125,11 @@ fn vertex_op(cx: &mut Cx, n: &ForeignNode, y: &str, data: &[(&str, Sym)]) -> Don
     Ok(())
 }
 
-/// The constant as one value per entry of axis 1 of `x` (the output channels or features), if
-/// it broadcasts over every other axis.
-fn channel_vector(c: &ArrayD<f64>, x: &Sym) -> Option<Vec<f64>> {
+/// The length of axis 1 of `x` (the output channels or features) if the constant is one value
+/// per entry of that axis, or one value for all, broadcast over every other axis. The values are
+/// made only once a layer takes them ([`fold_bias`]): a value known to be one of many channels
+/// must not turn into that many values before anything checks the count.
+fn channel_count(c: &ArrayD<f64>, x: &Sym) -> Option<usize> {
     let r = x.rank();
     if r < 2 || c.ndim() > r {
         return None;
@@ -137,16 +139,16 @@ fn channel_vector(c: &ArrayD<f64>, x: &Sym) -> Option<Vec<f64>> {
     if padded.iter().enumerate().any(|(k, &d)| k != 1 && d != 1) {
         return None;
     }
-    let ch = x.shape[1]?;
-    match padded[1] {
-        1 => Some(vec![*c.iter().next()?; ch]),
-        d if d == ch => Some(c.iter().copied().collect()),
+    let ch = x.shape.get(1).copied().flatten()?;
+    match padded.get(1)? {
+        &d if d == 1 || d == ch => Some(ch),
         _ => None,
     }
 }
 
-/// Adds `v` to the bias of the layer producing `x`; an error says why it cannot.
-fn fold_bias(cx: &mut Cx, x_name: &str, x: &Sym, v: Vec<f64>) -> Done {
+/// Adds `sign · c` (of [`channel_count`] `ch` entries) to the bias of the layer producing `x`;
+/// an error says why it cannot.
+fn fold_bias(cx: &mut Cx, x_name: &str, x: &Sym, c: &ArrayD<f64>, ch: usize, sign: f64) -> Done {
     let Some(layer) = cx.private_layer(x_name, x) else {
         return Err(format!(
             "{x_name:?} is not the output of a layer read only here, so the constant cannot become a layer's bias"
@@ -172,12 +174,16 @@ fn fold_bias(cx: &mut Cx, x_name: &str, x: &Sym, v: Vec<f64>) -> Done {
         .get("nout")
         .and_then(serde_json::Value::as_u64)
         .map(|v| v as usize);
-    if n_out != Some(v.len()) {
+    if n_out != Some(ch) {
         return Err(format!(
-            "a constant of {} values for a layer of {n_out:?} outputs",
-            v.len()
+            "a constant of {ch} values for a layer of {n_out:?} outputs"
         ));
     }
+    // One value for all channels, or one per channel.
+    let v: Vec<f64> = match c.iter().next() {
+        Some(&b) if c.len() == 1 => vec![sign * b; ch],
+        _ => c.iter().map(|b| sign * b).collect(),
+    };
     let add = ArrayD::from_shape_vec(ndarray::IxDyn(&[v.len()]), v).map_err(|e| e.to_string())?;
     match layer.params.iter_mut().find(|(k, _)| k == "b") {
         Some((_, b)) => {
@@ -220,9 +226,9 @@ fn with_constant(
     // A per-output vector added to a bias-less (or biased) linear layer: its bias.
     let mut why = None;
     if op == "Add" || (op == "Sub" && !const_first) {
-        if let Some(v) = channel_vector(c, x) {
+        if let Some(ch) = channel_count(c, x) {
             let sign = if op == "Sub" { -1.0 } else { 1.0 };
-            match fold_bias(cx, x_name, x, v.iter().map(|b| sign * b).collect()) {
+            match fold_bias(cx, x_name, x, c, ch, sign) {
                 Ok(()) => {
                     cx.set(y, x.clone());
                     return Ok(());
@@ -231,8 +237,11 @@ fn with_constant(
             }
         }
     }
-    let scalar = c.len() == 1 && c.ndim() <= x.rank();
-    if !scalar {
+    let scalar = c
+        .iter()
+        .next()
+        .filter(|_| c.len() == 1 && c.ndim() <= x.rank());
+    let Some(&s) = scalar else {
         return Err(match why {
             Some(e) => format!(
                 "{op} of a per-channel constant of shape {}: {e}",
@@ -244,8 +253,7 @@ fn with_constant(
                 fmt_shape(c)
             ),
         });
-    }
-    let s = *c.iter().next().expect("one value");
+    };
     let out = match (op, const_first) {
         ("Add", _) if s == 0.0 => x.clone(),
         ("Sub", false) if s == 0.0 => x.clone(),
@@ -294,11 +302,15 @@ pub fn concat(cx: &mut Cx, n: &ForeignNode) -> Done {
         syms.push(cx.sym(name)?);
     }
     let y = first_output(n)?.to_string();
-    if syms.len() == 1 {
-        cx.set(&y, syms.remove(0));
-        return Ok(());
-    }
-    let rank = syms[0].rank();
+    let first = match syms.as_slice() {
+        [only] => {
+            cx.set(&y, only.clone());
+            return Ok(());
+        }
+        [first, ..] => first.clone(),
+        [] => return Err("no inputs".into()),
+    };
+    let rank = first.rank();
     // Opset 1-3 default the axis to 1; later opsets require it.
     let axis = axis(attr_int(n, "axis", 1), rank)?;
     if axis != 1 {
@@ -306,7 +318,7 @@ pub fn concat(cx: &mut Cx, n: &ForeignNode) -> Done {
             "concatenation along axis {axis}: DL4J's MergeVertex joins along axis 1 (channels / features) only"
         ));
     }
-    let mut shape = syms[0].shape.clone();
+    let mut shape = first.shape.clone();
     let mut total = Some(0usize);
     for (name, s) in names.iter().zip(&syms) {
         if !s.is_unpermuted() || !s.squeezed.is_empty() {
@@ -314,27 +326,43 @@ pub fn concat(cx: &mut Cx, n: &ForeignNode) -> Done {
                 "input {name:?} is a transposed or size-1-squeezed view of a DL4J array; the merge would run along a different axis"
             ));
         }
-        let mut a = s.shape.clone();
-        let mut b = shape.clone();
-        if a.len() != rank {
+        if s.rank() != rank {
             return Err(format!(
                 "inputs {first_name:?} {} and {name:?} {} differ in rank",
-                show(&syms[0].shape),
+                show(&first.shape),
                 show(&s.shape)
             ));
         }
-        total = total.zip(s.shape[1]).map(|(t, d)| t + d);
-        a[1] = None;
-        b[1] = None;
-        shape = same_shape(&a, &b).ok_or_else(|| {
+        // Axis 1 (the concatenation axis; the rank is at least 2) is summed, the others agree.
+        let mut a = s.shape.clone();
+        let mut b = shape.clone();
+        let (Some(a1), Some(b1)) = (a.get_mut(1), b.get_mut(1)) else {
+            return Err(format!(
+                "input {name:?} {} has no axis 1 to concatenate along",
+                show(&s.shape)
+            ));
+        };
+        let d = a1.take();
+        *b1 = None;
+        total =
+            match (total, d) {
+                (Some(t), Some(d)) => Some(t.checked_add(d).ok_or_else(|| {
+                    format!("the concatenated axis 1 overflows at input {name:?}")
+                })?),
+                _ => None,
+            };
+        let merged = same_shape(&a, &b);
+        shape = merged.ok_or_else(|| {
             format!(
                 "inputs {first_name:?} {} and {name:?} {} differ outside the concatenation axis",
-                show(&syms[0].shape),
+                show(&first.shape),
                 show(&s.shape)
             )
         })?;
     }
-    shape[1] = total;
+    if let Some(d) = shape.get_mut(1) {
+        *d = total;
+    }
     let body = dj::vertex(
         "MergeVertex",
         &[("mergeAxis", json!(1)), ("modified", json!(false))],
@@ -402,7 +430,7 @@ pub fn slice(cx: &mut Cx, n: &ForeignNode) -> Done {
             *starts.get(k).ok_or("too few starts")?,
             *ends.get(k).ok_or("too few ends")?,
         );
-        let Some(len) = x.shape[ax] else {
+        let Some(len) = x.shape.get(ax).copied().flatten() else {
             if s == 0 && e >= i32::MAX as i64 {
                 continue; // the whole axis
             }
@@ -428,7 +456,9 @@ pub fn slice(cx: &mut Cx, n: &ForeignNode) -> Done {
             return Err(format!("empty slice [{s}, {e}) of axis 1"));
         }
         range = Some((s, e));
-        shape[ax] = Some(e - s);
+        if let Some(d) = shape.get_mut(ax) {
+            *d = Some(e - s);
+        }
     }
     let y = first_output(n)?.to_string();
     let Some((s, e)) = range else {

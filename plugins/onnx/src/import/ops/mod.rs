@@ -195,11 +195,19 @@ pub fn finish_outputs(
     let mut names: Vec<String> = Vec::new();
     let mut loss_used = false;
     for (k, onnx) in outputs.iter().enumerate() {
-        let sym = cx.net.syms[onnx].clone();
+        let sym = cx
+            .net
+            .syms
+            .get(onnx)
+            .cloned()
+            .ok_or_else(|| format!("output {onnx:?} is not available"))?;
         let needs_own = sym.pre.is_some()
             || cx.net.is_input(&sym.src)
             || names.contains(&sym.src)
-            || outputs[..k].iter().any(|o| cx.net.syms[o].src == sym.src);
+            || outputs
+                .iter()
+                .take(k)
+                .any(|o| cx.net.syms.get(o).is_some_and(|s| s.src == sym.src));
         let name = if needs_own {
             let layer = Layer::new("ActivationLayer", Family::Activation, Default::default());
             cx.net.add_layer(&format!("{onnx}_out"), &sym, layer)
@@ -250,18 +258,16 @@ pub fn finish_outputs(
                         .map(|a| json::activation_class(a).to_string())
                         .unwrap_or_default();
                     let chosen = match (loss, act.as_str()) {
-                        (Some(l), _) => Some(l.to_string()),
-                        (None, "ActivationSoftmax") => Some("MCXENT".into()),
-                        (None, "ActivationSigmoid") => Some("XENT".into()),
-                        (None, "ActivationIdentity") => Some("MSE".into()),
+                        (Some(l), _) => loss_json(l),
+                        (None, "ActivationSoftmax") => loss_json("MCXENT"),
+                        (None, "ActivationSigmoid") => loss_json("XENT"),
+                        (None, "ActivationIdentity") => loss_json("MSE"),
                         _ => None,
                     };
-                    if let Some(l) = chosen {
+                    if let Some(loss_fn) = chosen {
                         layer.class = "OutputLayer";
                         layer.fields.remove("hasLayerNorm");
-                        layer
-                            .fields
-                            .insert("lossFn".into(), loss_json(&l).expect("checked above"));
+                        layer.fields.insert("lossFn".into(), loss_fn);
                         loss_used |= loss.is_some();
                     }
                 }

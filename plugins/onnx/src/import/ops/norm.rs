@@ -42,15 +42,15 @@ pub fn batch_norm(cx: &mut Cx, n: &ForeignNode) -> Done {
         })?;
         params.push((key, v.clone()));
     }
-    let c = params[0].1.len();
-    if params.iter().any(|(_, v)| v.len() != c) {
-        return Err("scale, bias, mean and variance differ in length".into());
-    }
-    if x.shape[1].is_some_and(|d| d != c) {
+    let lengths: Vec<usize> = params.iter().map(|(_, v)| v.len()).collect();
+    let c = lengths.first().copied().unwrap_or(0);
+    if lengths.iter().any(|&l| l != c) {
         return Err(format!(
-            "{c} statistics for {} channels",
-            x.shape[1].unwrap_or(0)
+            "scale, bias, mean and variance differ in length ({lengths:?})"
         ));
+    }
+    if let Some(d) = x.shape.get(1).copied().flatten().filter(|&d| d != c) {
+        return Err(format!("{c} statistics for {d} channels"));
     }
     let eps = attr_float(n, "epsilon", 1e-5) as f64;
     let fields = json::fields(&[

@@ -4,22 +4,14 @@
 //! as ONNX does with `count_include_pad`; a pad split other than equal or SAME_UPPER has no
 //! equivalent (zero padding in front would change both).
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::super::json::{self, Family};
 use super::super::net::{Layer, Sym};
 use super::super::{attr_int, attr_ints, input, show, Cx, Done};
 use super::activation::hint;
-use super::conv::{dl4j_padding, out_sizes, spatial_layout, window};
+use super::conv::{dl4j_padding, out_sizes, pair, spatial_layout, window};
 use crate::proto::ForeignNode;
-
-fn pair(v: &[usize], fill: usize) -> Value {
-    if v.len() == 2 {
-        json!([v[0], v[1]])
-    } else {
-        json!([v[0], fill])
-    }
-}
 
 pub fn pool(cx: &mut Cx, n: &ForeignNode) -> Done {
     let x = cx.sym(input(n, 0).ok_or("no input")?)?;
@@ -42,15 +34,16 @@ pub fn pool(cx: &mut Cx, n: &ForeignNode) -> Done {
     let out = out_sizes(&x, &win);
     if attr_int(n, "ceil_mode", 0) != 0 {
         // Ceil mode differs from DL4J's floor only when a window would start in the padding.
-        let differs = (0..win.kernel.len()).any(|i| {
-            let Some(size) = x.shape[2 + i] else {
+        // Unknown sizes (and sizes too large to compute with) count as differing.
+        let differs = win.axes().enumerate().any(|(i, ax)| {
+            let Some(size) = x.shape.get(2 + i).copied().flatten() else {
                 return true;
             };
-            let ek = (win.kernel[i] - 1) * win.dilation[i] + 1;
-            let padded = size + win.pads.begin[i] + win.pads.end[i];
-            padded
-                .checked_sub(ek)
-                .is_none_or(|room| room % win.stride[i] != 0)
+            let room = ax
+                .padded(size)
+                .zip(ax.extent())
+                .and_then(|(padded, ek)| padded.checked_sub(ek));
+            room.is_none_or(|room| room.checked_rem(ax.stride) != Some(0))
         });
         if differs {
             return Err("ceil_mode = 1 gives a larger output than DL4J's floor rounding".into());
@@ -92,7 +85,8 @@ pub fn pool(cx: &mut Cx, n: &ForeignNode) -> Done {
         &x,
         Layer::new(class, Family::NoParams, fields),
     );
-    let mut shape = vec![x.shape[0], x.shape[1]];
+    // [batch, channels] (the input has rank 3 or 4), then the pooled sizes.
+    let mut shape: Vec<Option<usize>> = x.shape.iter().take(2).copied().collect();
     shape.extend(out);
     cx.set(
         n.outputs.first().ok_or("no output")?,
@@ -126,7 +120,7 @@ pub fn global(cx: &mut Cx, n: &ForeignNode) -> Done {
         Layer::new("GlobalPoolingLayer", Family::NoParams, fields),
     );
     // DL4J drops the pooled axes; ONNX keeps them as size 1.
-    let mut y = Sym::plain(&v, vec![x.shape[0], x.shape[1]]);
+    let mut y = Sym::plain(&v, x.shape.iter().take(2).copied().collect());
     y.shape.extend(dims.iter().map(|_| Some(1)));
     y.squeezed = dims;
     y.perm = vec![0, 1];

@@ -48,9 +48,9 @@ impl Kind {
     }
 }
 
-/// An ONNX value that some node or the graph output reads.
-fn used(cx: &Cx, name: Option<&String>) -> bool {
-    name.is_some_and(|n| !n.is_empty() && (cx.uses(n) > 0 || cx.is_output(n)))
+/// `name` if it is an ONNX value that some node or the graph output reads.
+fn used<'n>(cx: &Cx, name: Option<&'n String>) -> Option<&'n String> {
+    name.filter(|n| !n.is_empty() && (cx.uses(n) > 0 || cx.is_output(n)))
 }
 
 fn konst<'c>(
@@ -153,19 +153,20 @@ fn activations(n: &ForeignNode, kind: Kind, dirs: usize) -> Result<Vec<(Value, V
         .iter()
         .map(|s| activation(s, &mut alphas, &mut betas))
         .collect::<Result<_, _>>()?;
-    acts.chunks(per)
-        .map(|c| match kind {
-            Kind::Rnn => Ok((Value::Null, c[0].clone())),
-            Kind::Lstm => {
-                if c[1] != c[2] {
+    acts.chunks_exact(per)
+        .map(|c| match (kind, c) {
+            (Kind::Rnn, [act]) => Ok((Value::Null, act.clone())),
+            (Kind::Lstm, [gate, cell, hidden]) => {
+                if cell != hidden {
                     return Err(format!(
                         "cell activation {} and hidden activation {} differ; DL4J uses one activation for both",
-                        json::activation_class(&c[1]),
-                        json::activation_class(&c[2])
+                        json::activation_class(cell),
+                        json::activation_class(hidden)
                     ));
                 }
-                Ok((c[0].clone(), c[1].clone()))
+                Ok((gate.clone(), cell.clone()))
             }
+            _ => Err(format!("{} activations per direction", c.len())),
         })
         .collect()
 }
@@ -189,7 +190,11 @@ fn sequence_input(cx: &mut Cx, name: &str, want: &[usize]) -> Result<Sym, String
         && cx.net.consumers(name) == 0
         && !cx.net.syms.iter().any(|(k, s)| k != name && s.src == name);
     if fresh_input {
-        let s = cx.net.syms.get_mut(name).expect("checked above");
+        let s = cx
+            .net
+            .syms
+            .get_mut(name)
+            .ok_or_else(|| format!("input {name:?} is not available"))?;
         s.perm = want.to_vec();
         return Ok(s.clone());
     }
@@ -204,40 +209,74 @@ fn sequence_input(cx: &mut Cx, name: &str, want: &[usize]) -> Result<Sym, String
     ))
 }
 
-/// One direction's DL4J parameters from the ONNX `W [dirs, g·h, nIn]`, `R [dirs, g·h, h]`,
-/// `B [dirs, 2·g·h]` and `P [dirs, 3h]`.
-fn params(
-    kind: Kind,
-    d: usize,
-    w: &ArrayD<f64>,
-    r: &ArrayD<f64>,
-    b: Option<&ArrayD<f64>>,
-    p: Option<&ArrayD<f64>>,
-) -> Vec<(String, ArrayD<f64>)> {
+/// ONNX's W, R and optional B and P of a recurrent node, and the sizes their shapes give:
+/// `W [dirs, g·h, nIn]`, `R [dirs, g·h, h]`, `B [dirs, 2·g·h]` and `P [dirs, 3h]`.
+struct Weights<'a> {
+    w: &'a ArrayD<f64>,
+    r: &'a ArrayD<f64>,
+    b: Option<&'a ArrayD<f64>>,
+    p: Option<&'a ArrayD<f64>>,
+    h: usize,
+    n_in: usize,
+}
+
+/// One direction's DL4J parameters from the ONNX weights.
+fn params(kind: Kind, d: usize, wts: &Weights) -> Result<Vec<(String, ArrayD<f64>)>, String> {
+    let Weights {
+        w,
+        r,
+        b,
+        p,
+        h,
+        n_in,
+    } = *wts;
     let g = kind.gates();
-    let h = r.shape()[2];
-    let n_in = w.shape()[2];
+    let gh = g
+        .checked_mul(h)
+        .ok_or_else(|| format!("{g} gate blocks of hidden size {h} overflow"))?;
+    // The indexing below stays inside these shapes, checked here for direction `d`.
+    let fits = |a: &ArrayD<f64>, dims: &[usize]| {
+        a.shape()
+            .split_first()
+            .is_some_and(|(&dirs, rest)| d < dirs && rest == dims)
+    };
+    if !fits(w, &[gh, n_in])
+        || !fits(r, &[gh, h])
+        || b.is_some_and(|b| gh.checked_mul(2).is_none_or(|len| !fits(b, &[len])))
+        || p.is_some_and(|p| h.checked_mul(3).is_none_or(|len| !fits(p, &[len])))
+    {
+        return Err(format!(
+            "direction {d}: W {:?}, R {:?}, B {:?}, P {:?} do not fit {g} gate block(s) of hidden size {h} over {n_in} inputs",
+            w.shape(),
+            r.shape(),
+            b.map(|b| b.shape()),
+            p.map(|p| p.shape())
+        ));
+    }
     // DL4J column -> ONNX row: block k holds ONNX gate 3 - k (LSTM), the only block (RNN).
     let row = |col: usize| {
         let (k, j) = (col / h, col % h);
         let gate = if g == 4 { 3 - k } else { 0 };
         gate * h + j
     };
-    let w_dl = ArrayD::from_shape_fn(IxDyn(&[n_in, g * h]), |ix| w[[d, row(ix[1]), ix[0]]]);
+    let w_dl = ArrayD::from_shape_fn(IxDyn(&[n_in, gh]), |ix| w[[d, row(ix[1]), ix[0]]]);
     let extra = if p.is_some() { 3 } else { 0 };
-    let rw_dl = ArrayD::from_shape_fn(IxDyn(&[h, g * h + extra]), |ix| {
+    let rw_dl = ArrayD::from_shape_fn(IxDyn(&[h, gh + extra]), |ix| {
         let (i, col) = (ix[0], ix[1]);
-        match (col.checked_sub(g * h), p) {
-            (None, _) => r[[d, row(col), i]],
+        match (col.checked_sub(gh), p) {
             // Columns 4h, 4h+1, 4h+2: forget, output, input peepholes; P = [p_i, p_o, p_f].
             (Some(e), Some(p)) => p[[d, (2 - e) * h + i]],
-            (Some(_), None) => unreachable!("no peephole columns without P"),
+            _ => r[[d, row(col), i]],
         }
     });
-    let b_dl = ArrayD::from_shape_fn(IxDyn(&[g * h]), |ix| {
-        b.map_or(0.0, |b| b[[d, row(ix[0])]] + b[[d, g * h + row(ix[0])]])
+    let b_dl = ArrayD::from_shape_fn(IxDyn(&[gh]), |ix| {
+        b.map_or(0.0, |b| b[[d, row(ix[0])]] + b[[d, gh + row(ix[0])]])
     });
-    vec![("W".into(), w_dl), ("RW".into(), rw_dl), ("b".into(), b_dl)]
+    Ok(vec![
+        ("W".into(), w_dl),
+        ("RW".into(), rw_dl),
+        ("b".into(), b_dl),
+    ])
 }
 
 /// The layer for one direction.
@@ -330,9 +369,9 @@ fn recurrent(cx: &mut Cx, n: &ForeignNode, kind: Kind) -> Done {
         return Err("LSTM with input_forget = 1: DL4J has no coupled input-forget gate".into());
     }
     let layout = attr_int(n, "layout", 0);
-    let (want, t_axis, n_axis): (&[usize], usize, usize) = match layout {
-        0 => (&[2, 0, 1], 0, 1),
-        1 => (&[0, 2, 1], 1, 0),
+    let want: &[usize] = match layout {
+        0 => &[2, 0, 1],
+        1 => &[0, 2, 1],
         other => return Err(format!("layout {other}")),
     };
     let g = kind.gates();
@@ -343,26 +382,33 @@ fn recurrent(cx: &mut Cx, n: &ForeignNode, kind: Kind) -> Done {
         .ok_or("no recurrence weight input R")?
         .clone();
     let b = konst(cx, n, 3, "bias B")?.cloned();
-    let (wd, rd) = (w.shape().to_vec(), r.shape().to_vec());
-    if wd.len() != 3 || rd.len() != 3 || wd[0] != dirs || rd[0] != dirs {
+    let (wd, rd) = (w.shape(), r.shape());
+    let (&[w_dirs, w_rows, n_in], &[r_dirs, r_rows, h]) = (wd, rd) else {
+        return Err(format!(
+            "W of shape {wd:?} and R of shape {rd:?} for {dirs} direction(s)"
+        ));
+    };
+    if w_dirs != dirs || r_dirs != dirs {
         return Err(format!(
             "W of shape {wd:?} and R of shape {rd:?} for {dirs} direction(s)"
         ));
     }
-    let h = rd[2];
-    let n_in = wd[2];
-    if wd[1] != g * h || rd[1] != g * h {
-        return Err(format!(
-            "W of shape {wd:?} and R of shape {rd:?} do not fit {g} gate block(s)"
-        ));
-    }
+    let gh = g
+        .checked_mul(h)
+        .filter(|&gh| gh == w_rows && gh == r_rows)
+        .ok_or_else(|| {
+            format!("W of shape {wd:?} and R of shape {rd:?} do not fit {g} gate block(s)")
+        })?;
     let hs = attr_int(n, "hidden_size", h as i64);
     if hs != h as i64 {
         return Err(format!("hidden_size {hs} but R has {h} columns"));
     }
     if let Some(b) = &b {
-        if b.shape() != [dirs, 2 * g * h] {
-            return Err(format!("B of shape {:?}", b.shape()));
+        if gh.checked_mul(2).is_none_or(|len| b.shape() != [dirs, len]) {
+            return Err(format!(
+                "B of shape {:?}; expected [{dirs}, 2·{gh}]",
+                b.shape()
+            ));
         }
     }
     let p = match kind {
@@ -370,8 +416,11 @@ fn recurrent(cx: &mut Cx, n: &ForeignNode, kind: Kind) -> Done {
         Kind::Rnn => None,
     };
     if let Some(p) = &p {
-        if p.shape() != [dirs, 3 * h] {
-            return Err(format!("P of shape {:?}", p.shape()));
+        if h.checked_mul(3).is_none_or(|len| p.shape() != [dirs, len]) {
+            return Err(format!(
+                "P of shape {:?}; expected [{dirs}, 3·{h}]",
+                p.shape()
+            ));
         }
     }
     let p = p.filter(|p| p.iter().any(|&v| v != 0.0));
@@ -392,13 +441,13 @@ fn recurrent(cx: &mut Cx, n: &ForeignNode, kind: Kind) -> Done {
 
     let x_name = input(n, 0).ok_or("no input X")?;
     let x = cx.sym(x_name)?;
-    if x.rank() != 3 {
+    let [s0, s1, f] = x.shape[..] else {
         return Err(format!(
             "input of shape {} is not a rank-3 sequence",
             show(&x.shape)
         ));
-    }
-    let (t, batch, f) = (x.shape[t_axis], x.shape[n_axis], x.shape[2]);
+    };
+    let (t, batch) = if layout == 0 { (s0, s1) } else { (s1, s0) };
     if let Some(f) = f {
         if f != n_in {
             return Err(format!("input has {f} features but W expects {n_in}"));
@@ -414,15 +463,23 @@ fn recurrent(cx: &mut Cx, n: &ForeignNode, kind: Kind) -> Done {
     }
 
     let (y, y_h, y_c) = (n.outputs.first(), n.outputs.get(1), n.outputs.get(2));
-    if kind == Kind::Lstm && used(cx, y_c) {
+    if kind == Kind::Lstm && used(cx, y_c).is_some() {
         return Err("the cell state Y_c is used; DL4J does not expose it".into());
     }
     let (use_y, use_h) = (used(cx, y), used(cx, y_h));
-    if !use_y && !use_h {
+    if use_y.is_none() && use_h.is_none() {
         return Err(format!("no output of the {op} is used"));
     }
+    let weights = Weights {
+        w: &w,
+        r: &r,
+        b: b.as_ref(),
+        p: p.as_ref(),
+        h,
+        n_in,
+    };
     if dirs == 2 {
-        return bidirectional(cx, n, kind, (&w, &r, b.as_ref(), p.as_ref()), &acts, layout);
+        return bidirectional(cx, n, kind, &weights, &acts, layout);
     }
     let x = sequence_input(cx, x_name, want)?;
     let layer = cell_layer(
@@ -430,44 +487,45 @@ fn recurrent(cx: &mut Cx, n: &ForeignNode, kind: Kind) -> Done {
         p.is_some(),
         n_in,
         h,
-        &acts[0],
-        params(kind, 0, &w, &r, b.as_ref(), p.as_ref()),
+        acts.first().ok_or("no activations")?,
+        params(kind, 0, &weights)?,
     );
     let hint = hint(n, &op.to_ascii_lowercase()).to_string();
-    let v = add(cx, &hint, &x, layer, !use_y);
-    let h_src = if use_y {
-        let (shape, squeezed) = if layout == 0 {
-            (vec![t, Some(1), batch, Some(h)], vec![1])
-        } else {
-            (vec![batch, t, Some(1), Some(h)], vec![2])
-        };
-        cx.set(
-            y.expect("used"),
-            Sym {
-                src: v.clone(),
-                shape,
-                perm: want.to_vec(),
-                pre: None,
-                squeezed,
-                split: None,
-            },
-        );
-        if use_h {
-            let seq = Sym::plain(&v, vec![batch, Some(h), t]);
-            let body = json::vertex(
-                "rnn.LastTimeStepVertex",
-                &[("maskArrayInputName", Value::Null)],
+    let v = add(cx, &hint, &x, layer, use_y.is_none());
+    let h_src = match use_y {
+        Some(y) => {
+            let (shape, squeezed) = if layout == 0 {
+                (vec![t, Some(1), batch, Some(h)], vec![1])
+            } else {
+                (vec![batch, t, Some(1), Some(h)], vec![2])
+            };
+            cx.set(
+                y,
+                Sym {
+                    src: v.clone(),
+                    shape,
+                    perm: want.to_vec(),
+                    pre: None,
+                    squeezed,
+                    split: None,
+                },
             );
-            cx.net.add_vertex(&format!("{hint}_last"), &[&seq], body)
-        } else {
-            v
+            if use_h.is_some() {
+                let seq = Sym::plain(&v, vec![batch, Some(h), t]);
+                let body = json::vertex(
+                    "rnn.LastTimeStepVertex",
+                    &[("maskArrayInputName", Value::Null)],
+                );
+                cx.net.add_vertex(&format!("{hint}_last"), &[&seq], body)
+            } else {
+                v
+            }
         }
-    } else {
-        v
+        None => v,
     };
-    if use_h {
+    if let Some(y_h) = use_h {
         cx.set(
-            y_h.expect("used"),
+            y_h,
             Sym {
                 src: h_src,
                 shape: vec![Some(1), batch, Some(h)],
@@ -481,14 +539,6 @@ fn recurrent(cx: &mut Cx, n: &ForeignNode, kind: Kind) -> Done {
     Ok(())
 }
 
-/// ONNX's W, R and optional B and P of a recurrent node.
-type Weights<'a> = (
-    &'a ArrayD<f64>,
-    &'a ArrayD<f64>,
-    Option<&'a ArrayD<f64>>,
-    Option<&'a ArrayD<f64>>,
-);
-
 /// A bidirectional LSTM/RNN -> DL4J `Bidirectional` (CONCAT) around the cell layer. DL4J's
 /// output `[N, 2h, T]` holds the forward features first, as ONNX's `Y [T, 2, N, h]` does once
 /// exporters move the direction axis next to the features and join them (PyTorch:
@@ -499,48 +549,55 @@ fn bidirectional(
     cx: &mut Cx,
     n: &ForeignNode,
     kind: Kind,
-    weights: Weights,
+    weights: &Weights,
     acts: &[(Value, Value)],
     layout: i64,
 ) -> Done {
-    let (w, r, b, p) = weights;
     let op = match kind {
         Kind::Lstm => "LSTM",
         Kind::Rnn => "RNN",
     };
     let (y, y_h) = (n.outputs.first(), n.outputs.get(1));
-    if used(cx, y_h) {
+    if used(cx, y_h).is_some() {
         return Err(format!(
             "bidirectional {op} with Y_h used: its backward half is the backward pass's output at t = 0, which no DL4J layer gives (use Y's last step instead)"
         ));
     }
-    if acts.len() != 2 || acts[0] != acts[1] {
+    let [acts, bwd_acts] = acts else {
+        return Err(format!(
+            "bidirectional {op} with {} activation sets (one per direction expected)",
+            acts.len()
+        ));
+    };
+    if acts != bwd_acts {
         return Err(format!(
             "bidirectional {op} with different activations per direction (DL4J's Bidirectional copies one layer)"
         ));
     }
-    let (want, t_axis, n_axis): (&[usize], usize, usize) = if layout == 0 {
-        (&[2, 0, 1], 0, 1)
-    } else {
-        (&[0, 2, 1], 1, 0)
-    };
+    let want: &[usize] = if layout == 0 { &[2, 0, 1] } else { &[0, 2, 1] };
     let x_name = input(n, 0).ok_or("no input X")?;
     let x = sequence_input(cx, x_name, want)?;
-    let (t, batch) = (x.shape[t_axis], x.shape[n_axis]);
-    let (h, n_in) = (r.shape()[2], w.shape()[2]);
+    let [s0, s1, _] = x.shape[..] else {
+        return Err(format!(
+            "input of shape {} is not a rank-3 sequence",
+            show(&x.shape)
+        ));
+    };
+    let (t, batch) = if layout == 0 { (s0, s1) } else { (s1, s0) };
+    let (h, n_in) = (weights.h, weights.n_in);
     let hint = hint(n, &op.to_ascii_lowercase()).to_string();
     let name = cx.net.unique_name(&hint);
-    let side = |d: usize| {
-        cell_layer(
+    let side = |d: usize| -> Result<Layer, String> {
+        Ok(cell_layer(
             kind,
-            p.is_some(),
+            weights.p.is_some(),
             n_in,
             h,
-            &acts[d],
-            params(kind, d, w, r, b, p),
-        )
+            acts,
+            params(kind, d, weights)?,
+        ))
     };
-    let (fwd, bwd) = (side(0), side(1));
+    let (fwd, bwd) = (side(0)?, side(1)?);
     let mut params_all = Vec::new();
     for (prefix, l) in [("f", &fwd), ("b", &bwd)] {
         for (k, v) in &l.params {
@@ -617,14 +674,14 @@ pub fn gather(cx: &mut Cx, n: &ForeignNode) -> Done {
         cx.net.vertex(&x.src).map(|v| &v.body),
         Some(Body::Layer(l)) if RECURRENT.contains(&l.class)
     );
-    if !recurrent_src || x.perm.len() != 3 || x.perm[core_axis] != 2 {
+    if !recurrent_src || x.perm.len() != 3 || x.perm.get(core_axis) != Some(&2) {
         return Err(format!(
             "{NONE} (only the last step along the time axis of a recurrent layer's output is supported)"
         ));
     }
-    let k = *idx.iter().next().expect("one index") as i64;
-    let last = match x.shape[axis] {
-        Some(t) => k == -1 || k == t as i64 - 1,
+    let k = *idx.iter().next().ok_or(NONE)? as i64;
+    let last = match x.shape.get(axis).copied().flatten() {
+        Some(t) => k == -1 || usize::try_from(k).is_ok_and(|k| k.checked_add(1) == Some(t)),
         None => k == -1,
     };
     if !last {
@@ -644,7 +701,9 @@ pub fn gather(cx: &mut Cx, n: &ForeignNode) -> Done {
             .map(|&s| if s > axis { s - 1 } else { s })
             .collect();
     } else {
-        y.shape[axis] = Some(1);
+        if let Some(d) = y.shape.get_mut(axis) {
+            *d = Some(1);
+        }
         y.squeezed.push(axis);
         y.squeezed.sort_unstable();
     }
@@ -662,12 +721,15 @@ pub fn gather(cx: &mut Cx, n: &ForeignNode) -> Done {
         && !views.iter().any(|v| cx.is_output(v))
         && cx.net.consumers(&x.src) == 0;
     if private {
-        let vertex = cx.net.vertex_mut(&x.src).expect("checked above");
-        let Body::Layer(layer) = std::mem::replace(&mut vertex.body, Body::Vertex(Value::Null))
-        else {
-            unreachable!("checked above")
+        let vertex = cx
+            .net
+            .vertex_mut(&x.src)
+            .ok_or_else(|| format!("the layer {:?} is not available", x.src))?;
+        // A recurrent layer (checked above): wrapped in place.
+        vertex.body = match std::mem::replace(&mut vertex.body, Body::Vertex(Value::Null)) {
+            Body::Layer(layer) => Body::Layer(last_time_step(layer, &x.src)),
+            other => other,
         };
-        vertex.body = Body::Layer(last_time_step(layer, &x.src));
     } else {
         let seq = Sym::plain(&x.src, x.dl4j_shape());
         let body = json::vertex(

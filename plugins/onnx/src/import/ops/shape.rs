@@ -9,7 +9,9 @@ use serde_json::json;
 use super::super::fold::ints_or_nan;
 use super::super::json as dj;
 use super::super::net::Sym;
-use super::super::{attr_int, attr_ints, axis, first_output, input, show, Cx, Done};
+use super::super::{
+    attr_int, attr_ints, axis, first_output, input, permutation, show, unsqueeze_axes, Cx, Done,
+};
 use crate::proto::ForeignNode;
 
 /// The output shape of `Reshape(input, target)`; `None` entries of `target` stand for a
@@ -55,7 +57,9 @@ pub fn resolve_reshape(
                 show(input)
             ));
         }
-        out[i] = Some(pi / po);
+        if let Some(slot) = out.get_mut(i) {
+            *slot = Some(pi / po);
+        }
     }
     Ok(out)
 }
@@ -116,7 +120,12 @@ fn to_features(cx: &Cx, x: &Sym, what: &str) -> Result<Sym, String> {
     }
     if x.is_plain() && x.rank() == 4 {
         let (d1, d2, d3) = (x.dim(1, "size")?, x.dim(2, "size")?, x.dim(3, "size")?);
-        let mut y = x.with_shape(vec![x.shape[0], Some(d1 * d2 * d3)]);
+        let features = d1
+            .checked_mul(d2)
+            .and_then(|v| v.checked_mul(d3))
+            .ok_or_else(|| format!("{what} {} overflows", show(&x.shape)))?;
+        let batch = x.shape.first().copied().flatten();
+        let mut y = x.with_shape(vec![batch, Some(features)]);
         // Both flatten the array as it is laid out (c order); the format names its axes.
         y.pre = Some(if nhwc_source(cx, &x.src) {
             dj::preprocessor(
@@ -180,13 +189,13 @@ pub fn reshape(cx: &mut Cx, n: &ForeignNode) -> Done {
         cx.set(first_output(n)?, y);
         return Ok(());
     }
-    let y = match t.len() {
-        2 => to_features(cx, &x, "reshaping")?,
-        4 if x.core_shape().len() == 2 && x.is_unpermuted() => {
+    let y = match t[..] {
+        [_, _] => to_features(cx, &x, "reshaping")?,
+        [_, c, h, w] if x.core_shape().len() == 2 && x.is_unpermuted() => {
             let (c, h, w) = (
-                t[1].ok_or("unknown channels")?,
-                t[2].ok_or("unknown height")?,
-                t[3].ok_or("unknown width")?,
+                c.ok_or("unknown channels")?,
+                h.ok_or("unknown height")?,
+                w.ok_or("unknown width")?,
             );
             let mut y = x.with_shape(t.clone());
             if is_class(&x.pre, "CnnToFeedForwardPreProcessor")
@@ -241,13 +250,18 @@ fn merge_split(x: &Sym, axis: usize, outer: usize, t: &[Option<usize>]) -> Resul
         .position(|&v| v == axis)
         .filter(|&i| x.perm.get(i + 1) == Some(&(axis + 1)))
         .ok_or_else(refuse)?;
-    let inner = x.shape[i + 1].ok_or_else(refuse)?;
-    if x.shape[i] != Some(outer) {
+    let (Some(&Some(d_outer)), Some(&Some(inner))) = (x.shape.get(i), x.shape.get(i + 1)) else {
+        return Err(refuse());
+    };
+    if d_outer != outer {
         return Err(refuse());
     }
+    let joined = outer.checked_mul(inner).ok_or_else(refuse)?;
     let mut merged = x.shape.clone();
     merged.remove(i + 1);
-    merged[i] = Some(outer * inner);
+    if let Some(d) = merged.get_mut(i) {
+        *d = Some(joined);
+    }
     let matches = merged.len() == t.len()
         && merged
             .iter()
@@ -276,21 +290,25 @@ pub fn transpose(cx: &mut Cx, n: &ForeignNode) -> Done {
     }
     let r = x.rank();
     let p: Vec<usize> = match attr_ints(n, "perm") {
-        Some(p) => p.iter().map(|&a| axis(a, r)).collect::<Result<_, _>>()?,
+        Some(p) => permutation(&p, r)?,
         None => (0..r).rev().collect(),
     };
-    let mut seen = vec![false; r];
-    for &a in &p {
-        if std::mem::replace(&mut seen[a], true) {
-            return Err(format!("perm {p:?} repeats an axis"));
-        }
-    }
-    if p.len() != r {
-        return Err(format!("perm {p:?} does not match rank {r}"));
+    fn pick<T: Copy>(v: &[T], p: &[usize]) -> Option<Vec<T>> {
+        p.iter().map(|&i| v.get(i).copied()).collect()
     }
     let mut y = x.clone();
-    y.shape = p.iter().map(|&i| x.shape[i]).collect();
-    y.perm = p.iter().map(|&i| x.perm[i]).collect();
+    match (pick(&x.shape, &p), pick(&x.perm, &p)) {
+        (Some(shape), Some(perm)) => {
+            y.shape = shape;
+            y.perm = perm;
+        }
+        _ => {
+            return Err(format!(
+                "perm {p:?} does not match the value's layout {:?}",
+                x.perm
+            ))
+        }
+    }
     cx.set(first_output(n)?, y);
     Ok(())
 }
@@ -313,20 +331,19 @@ pub fn squeeze(cx: &mut Cx, n: &ForeignNode) -> Done {
     let r = x.rank();
     let drop: Vec<usize> = match axes(cx, n)? {
         Some(a) => a.iter().map(|&v| axis(v, r)).collect::<Result<_, _>>()?,
-        None => (0..r).filter(|&i| x.shape[i] == Some(1)).collect(),
+        None => (0..r)
+            .filter(|&i| x.shape.get(i) == Some(&Some(1)))
+            .collect(),
     };
     for &a in &drop {
-        if x.shape[a] != Some(1) {
+        if x.shape.get(a) != Some(&Some(1)) {
             return Err(format!("squeezing axis {a} of {}", show(&x.shape)));
         }
     }
     if drop.iter().all(|a| x.squeezed.contains(a)) {
         // Axes DL4J's array does not have anyway.
         let mut y = x.clone();
-        y.shape = (0..r)
-            .filter(|i| !drop.contains(i))
-            .map(|i| x.shape[i])
-            .collect();
+        y.shape = kept_axes(&x.shape, &drop);
         y.squeezed = x
             .squeezed
             .iter()
@@ -336,10 +353,7 @@ pub fn squeeze(cx: &mut Cx, n: &ForeignNode) -> Done {
         cx.set(first_output(n)?, y);
         return Ok(());
     }
-    let kept: Vec<Option<usize>> = (0..r)
-        .filter(|i| !drop.contains(i))
-        .map(|i| x.shape[i])
-        .collect();
+    let kept = kept_axes(&x.shape, &drop);
     if x.is_plain() && r == 4 && kept.len() == 2 && !drop.contains(&0) && !drop.contains(&1) {
         let y = to_features(cx, &x, "squeezing")?;
         cx.set(first_output(n)?, y);
@@ -361,12 +375,20 @@ pub fn squeeze(cx: &mut Cx, n: &ForeignNode) -> Done {
     ))
 }
 
+/// `shape` without the axes in `drop`.
+fn kept_axes(shape: &[Option<usize>], drop: &[usize]) -> Vec<Option<usize>> {
+    shape
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !drop.contains(i))
+        .map(|(_, &d)| d)
+        .collect()
+}
+
 pub fn unsqueeze(cx: &mut Cx, n: &ForeignNode) -> Done {
     let x = cx.sym(input(n, 0).ok_or("no input")?)?;
     let add = axes(cx, n)?.ok_or("Unsqueeze without axes")?;
-    let r = x.rank() + add.len();
-    let mut add: Vec<usize> = add.iter().map(|&a| axis(a, r)).collect::<Result<_, _>>()?;
-    add.sort_unstable();
+    let add = unsqueeze_axes(&add, x.rank())?;
     let mut shape = x.shape.clone();
     // Old squeezed positions move right past each inserted axis.
     let mut squeezed: Vec<usize> = x.squeezed.clone();

@@ -579,3 +579,30 @@ fn updater_state_of_the_wrong_length() {
         a.updater_state.unwrap().tensor.to_f64_vec()
     );
 }
+
+#[test]
+fn deeply_nested_onnx_is_refused_without_overflowing_the_stack() {
+    // ModelProto.graph -> (GraphProto.node -> NodeProto.attribute -> AttributeProto.g)^N: a
+    // few bytes per level, 20,000 levels deep.
+    fn field(number: u8, body: Vec<u8>) -> Vec<u8> {
+        let mut out = vec![(number << 3) | 2];
+        let mut n = body.len();
+        while n >= 0x80 {
+            out.push((n as u8 & 0x7f) | 0x80);
+            n >>= 7;
+        }
+        out.push(n as u8);
+        out.extend(body);
+        out
+    }
+    let mut graph = Vec::new();
+    for _ in 0..20_000 {
+        graph = field(1, field(5, field(6, graph)));
+    }
+    let mut model = vec![0x08, 0x08]; // ir_version 8
+    model.extend(field(7, graph));
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("deep.onnx");
+    std::fs::write(&p, &model).unwrap();
+    assert_rejected(&p, &["ONNX"]);
+}

@@ -167,9 +167,9 @@ fn json_mutants(name: &str, text: &str) -> Vec<Mutant> {
         }
         v
     };
-    let step = (numbers.len() / 12).max(1);
+    let step = (numbers.len() / 40).max(1);
     for &(s, e) in numbers.iter().step_by(step) {
-        for value in ["-1", "0", "4611686018427387904", "null"] {
+        for value in ["-1", "0", "4611686018427387904", "1e300", "null"] {
             let t = format!("{}{}{}", &text[..s], value, &text[e..]);
             out.push(mutant(
                 format!("{name}: number at {s} -> {value}"),
@@ -498,6 +498,13 @@ fn mutated_zips_with_normalizers_fail_cleanly() {
     ] {
         check(rel, zip_mutants(rel), 200);
     }
+}
+
+#[test]
+fn mutated_convolutional_zip_fails_cleanly() {
+    // 2-D convolution, pooling, batch norm: kernel, stride and padding arrays in the JSON.
+    let rel = "dl4j/1.0.0-beta4/SyntheticCNN_100b4.bin";
+    check(rel, zip_mutants(rel), 200);
 }
 
 /// A file of another format, made by our own writer from a fixture (the reader is what is

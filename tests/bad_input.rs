@@ -606,3 +606,69 @@ fn deeply_nested_onnx_is_refused_without_overflowing_the_stack() {
     std::fs::write(&p, &model).unwrap();
     assert_rejected(&p, &["ONNX"]);
 }
+
+/// An ONNX model of `n` chained Relu nodes over a [1, 4] input, encoded by hand.
+fn relu_chain(n: usize) -> Vec<u8> {
+    fn varint(mut n: usize, out: &mut Vec<u8>) {
+        while n >= 0x80 {
+            out.push((n as u8 & 0x7f) | 0x80);
+            n >>= 7;
+        }
+        out.push(n as u8);
+    }
+    fn field(number: u8, body: &[u8]) -> Vec<u8> {
+        let mut out = vec![(number << 3) | 2];
+        varint(body.len(), &mut out);
+        out.extend_from_slice(body);
+        out
+    }
+    let int = |number: u8, v: usize| {
+        let mut out = vec![number << 3];
+        varint(v, &mut out);
+        out
+    };
+    let mut graph = Vec::new();
+    for k in 0..n {
+        let node = [
+            field(1, format!("t{k}").as_bytes()),
+            field(2, format!("t{}", k + 1).as_bytes()),
+            field(3, format!("n{k}").as_bytes()),
+            field(4, b"Relu"),
+        ]
+        .concat();
+        graph.extend(field(1, &node));
+    }
+    let dim = |v: usize| field(1, &int(1, v));
+    let tensor_type = field(
+        1,
+        &[int(1, 1), field(2, &[dim(1), dim(4)].concat())].concat(),
+    );
+    let value = |name: &str| {
+        field(1, name.as_bytes())
+            .into_iter()
+            .chain(field(2, &tensor_type))
+            .collect::<Vec<u8>>()
+    };
+    graph.extend(field(2, b"g"));
+    graph.extend(field(11, &value("t0")));
+    graph.extend(field(12, &value(&format!("t{n}"))));
+    let opset = [field(1, b""), int(2, 17)].concat();
+    [int(1, 8), field(7, &graph), field(8, &opset)].concat()
+}
+
+#[test]
+fn onnx_graph_size_is_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    // A small chain imports: one DL4J layer per node.
+    let ok = dir.path().join("chain.onnx");
+    std::fs::write(&ok, relu_chain(50)).unwrap();
+    let (a, _) = dl4j::open(&ok, None).unwrap();
+    let v: serde_json::Value = serde_json::from_str(a.config.text()).unwrap();
+    let layers = v["confs"].as_array().map_or(0, |c| c.len())
+        + v["vertices"].as_object().map_or(0, |c| c.len());
+    assert_eq!(layers, 50);
+    // 70,000 nodes (a 2 MB file) are refused before any translation.
+    let big = dir.path().join("huge.onnx");
+    std::fs::write(&big, relu_chain(70_000)).unwrap();
+    assert_rejected(&big, &["70000 nodes", "65536"]);
+}

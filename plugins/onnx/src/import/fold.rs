@@ -88,7 +88,7 @@ fn fold(cx: &Cx, n: &ForeignNode) -> Option<Vec<ArrayD<f64>>> {
         return None;
     }
     if n.op == "Shape" {
-        let sym = cx.net.syms.get(input(n, 0)?)?;
+        let sym = cx.net.sym(input(n, 0)?)?;
         let dims: Vec<f64> = sym
             .shape
             .iter()

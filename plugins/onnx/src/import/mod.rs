@@ -87,14 +87,14 @@ impl Cx {
             ));
         }
         self.net
-            .syms
+            .syms()
             .get(name)
             .cloned()
             .ok_or_else(|| format!("input {name:?} is not available"))
     }
 
     pub fn set(&mut self, name: &str, sym: Sym) {
-        self.net.syms.insert(name.into(), sym);
+        self.net.set_sym(name, sym);
     }
 
     /// How many readers a value has (nodes and graph outputs).
@@ -126,10 +126,8 @@ impl Cx {
         // once, so the views form one chain ending in the op: a change cannot leak elsewhere.
         let shared = self
             .net
-            .syms
-            .iter()
-            .filter(|(_, s)| s.src == sym.src)
-            .any(|(k, _)| self.uses(k) != 1 || self.is_output(k));
+            .views_of(&sym.src)
+            .any(|k| self.uses(k) != 1 || self.is_output(k));
         if shared {
             return None;
         }
@@ -280,7 +278,31 @@ fn describe(n: &ForeignNode, i: usize) -> String {
     format!("{domain}{} {name} (inputs {:?})", n.op, n.inputs)
 }
 
+/// Most nodes (and inputs, outputs, initializers, ...) an imported graph may have. Far above
+/// any network DL4J can hold (each node becomes a layer or vertex, a few KB of configuration
+/// each), and it bounds the memory a small hostile file can ask for.
+pub const MAX_GRAPH_ITEMS: usize = 1 << 16;
+
+fn check_graph_size(model: &ForeignModel) -> Result<()> {
+    for (what, n) in [
+        ("nodes", model.nodes.len()),
+        ("inputs", model.inputs.len()),
+        ("outputs", model.outputs.len()),
+        ("value_info entries", model.value_info.len()),
+        ("initializers", model.initializers.len()),
+        ("string initializers", model.string_initializers.len()),
+    ] {
+        if n > MAX_GRAPH_ITEMS {
+            return Err(Error::Unsupported(format!(
+                "the ONNX graph has {n} {what}, more than the {MAX_GRAPH_ITEMS} the importer accepts"
+            )));
+        }
+    }
+    Ok(())
+}
+
 pub fn import_model(model: &ForeignModel, options: &ImportOptions) -> Result<Imported> {
+    check_graph_size(model)?;
     let mut consts: HashMap<String, ArrayD<f64>> = HashMap::new();
     let mut const_types: HashMap<String, DType> = HashMap::new();
     for (name, t) in &model.initializers {
@@ -391,7 +413,7 @@ pub fn import_model(model: &ForeignModel, options: &ImportOptions) -> Result<Imp
     let mut outputs: Vec<String> = Vec::new();
     let mut missing: Vec<String> = Vec::new();
     for o in &model.outputs {
-        if cx.net.syms.contains_key(&o.name) {
+        if cx.net.syms().contains_key(&o.name) {
             outputs.push(o.name.clone());
         } else if cx.dropped.contains(&o.name) {
             // Reported by the op that dropped it.
@@ -416,7 +438,7 @@ pub fn import_model(model: &ForeignModel, options: &ImportOptions) -> Result<Imp
         let stopped_at = match first_failure {
             Some((stop, stop_node)) => {
                 for inp in stop_node.inputs.iter().filter(|s| !s.is_empty()) {
-                    if cx.net.syms.contains_key(inp) && !outputs.contains(inp) {
+                    if cx.net.syms().contains_key(inp) && !outputs.contains(inp) {
                         outputs.push(inp.clone());
                     }
                 }
@@ -525,7 +547,7 @@ fn source_json(model: &ForeignModel, cx: &Cx, outputs: &[String]) -> Result<Valu
 
 /// The translated value of a network input or output.
 fn net_value<'c>(cx: &'c Cx, name: &str) -> Result<&'c Sym> {
-    cx.net.syms.get(name).ok_or_else(|| {
+    cx.net.syms().get(name).ok_or_else(|| {
         Error::Inconsistent(format!(
             "internal: network input or output {name:?} has no translated value"
         ))

@@ -200,11 +200,21 @@ impl Sym {
 pub struct Net {
     /// Network inputs (ONNX graph input names).
     pub inputs: Vec<String>,
-    pub vertices: Vec<Vertex>,
-    pub syms: HashMap<String, Sym>,
+    /// In order of creation; add with [`Net::push`] so the indexes below stay right.
+    vertices: Vec<Vertex>,
+    /// Set with [`Net::set_sym`].
+    syms: HashMap<String, Sym>,
     names: HashSet<String>,
     /// Element type of the network (its inputs and parameters).
     pub dtype: DType,
+    // Indexes that keep every per-node lookup O(1): a graph of many thousand nodes would
+    // otherwise import in quadratic time (a hostile file could make that hours).
+    /// Position in `vertices` by name (the first, as a scan would find).
+    at: HashMap<String, usize>,
+    /// How many vertices read each name.
+    readers: HashMap<String, usize>,
+    /// Sym names ever bound to each source; candidates, checked against `syms`.
+    views: HashMap<String, Vec<String>>,
 }
 
 /// DL4J vertex names: ONNX names with characters DL4J keys do not like replaced.
@@ -230,13 +240,60 @@ impl Net {
             syms: HashMap::new(),
             names: HashSet::new(),
             dtype,
+            at: HashMap::new(),
+            readers: HashMap::new(),
+            views: HashMap::new(),
         }
     }
 
     pub fn add_input(&mut self, name: &str, shape: Vec<Option<usize>>) {
         self.inputs.push(name.into());
         self.names.insert(name.into());
-        self.syms.insert(name.into(), Sym::plain(name, shape));
+        self.set_sym(name, Sym::plain(name, shape));
+    }
+
+    pub fn syms(&self) -> &HashMap<String, Sym> {
+        &self.syms
+    }
+
+    pub fn sym(&self, name: &str) -> Option<&Sym> {
+        self.syms.get(name)
+    }
+
+    /// A binding to adjust in place; its `src` must not change (rebind with `set_sym`).
+    pub fn sym_mut(&mut self, name: &str) -> Option<&mut Sym> {
+        self.syms.get_mut(name)
+    }
+
+    /// Binds an ONNX value name to a DL4J source.
+    pub fn set_sym(&mut self, name: &str, sym: Sym) {
+        let names = self.views.entry(sym.src.clone()).or_default();
+        if !names.iter().any(|n| n == name) {
+            names.push(name.to_string());
+        }
+        self.syms.insert(name.to_string(), sym);
+    }
+
+    /// ONNX value names currently bound to the DL4J source `src`.
+    pub fn views_of<'a>(&'a self, src: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.views
+            .get(src)
+            .into_iter()
+            .flatten()
+            .filter(move |n| self.syms.get(n.as_str()).is_some_and(|s| s.src == src))
+            .map(String::as_str)
+    }
+
+    /// Appends a vertex.
+    pub fn push(&mut self, v: Vertex) {
+        let mut read: Vec<&String> = v.inputs.iter().collect();
+        read.sort_unstable();
+        read.dedup();
+        for i in read {
+            *self.readers.entry(i.clone()).or_insert(0) += 1;
+        }
+        self.at.entry(v.name.clone()).or_insert(self.vertices.len());
+        self.vertices.push(v);
     }
 
     pub fn unique_name(&mut self, hint: &str) -> String {
@@ -258,18 +315,20 @@ impl Net {
         self.inputs.iter().any(|i| i == name)
     }
 
+    /// The vertex named `name`, to change its body (its name and inputs are indexed).
     pub fn vertex_mut(&mut self, name: &str) -> Option<&mut Vertex> {
-        self.vertices.iter_mut().find(|v| v.name == name)
+        let i = *self.at.get(name)?;
+        self.vertices.get_mut(i)
     }
 
     pub fn vertex(&self, name: &str) -> Option<&Vertex> {
-        self.vertices.iter().find(|v| v.name == name)
+        self.vertices.get(*self.at.get(name)?)
     }
 
     /// Adds a layer reading `input` (its pending preprocessor goes with it); returns its name.
     pub fn add_layer(&mut self, hint: &str, input: &Sym, layer: Layer) -> String {
         let name = self.unique_name(hint);
-        self.vertices.push(Vertex {
+        self.push(Vertex {
             name: name.clone(),
             body: Body::Layer(layer),
             inputs: vec![input.src.clone()],
@@ -286,7 +345,7 @@ impl Net {
             match &s.pre {
                 Some(p) => {
                     let name = self.unique_name(&format!("{}_pre", s.src));
-                    self.vertices.push(Vertex {
+                    self.push(Vertex {
                         name: name.clone(),
                         body: Body::Vertex(json::vertex(
                             "PreprocessorVertex",
@@ -301,7 +360,7 @@ impl Net {
             }
         }
         let name = self.unique_name(hint);
-        self.vertices.push(Vertex {
+        self.push(Vertex {
             name: name.clone(),
             body: Body::Vertex(body),
             inputs: srcs,
@@ -312,10 +371,7 @@ impl Net {
 
     /// Vertices that read `name`.
     pub fn consumers(&self, name: &str) -> usize {
-        self.vertices
-            .iter()
-            .filter(|v| v.inputs.iter().any(|i| i == name))
-            .count()
+        self.readers.get(name).copied().unwrap_or(0)
     }
 
     fn is_chain(&self, outputs: &[String]) -> bool {

@@ -197,7 +197,7 @@ pub fn finish_outputs(
     for (k, onnx) in outputs.iter().enumerate() {
         let sym = cx
             .net
-            .syms
+            .syms()
             .get(onnx)
             .cloned()
             .ok_or_else(|| format!("output {onnx:?} is not available"))?;
@@ -207,7 +207,7 @@ pub fn finish_outputs(
             || outputs
                 .iter()
                 .take(k)
-                .any(|o| cx.net.syms.get(o).is_some_and(|s| s.src == sym.src));
+                .any(|o| cx.net.syms().get(o).is_some_and(|s| s.src == sym.src));
         let name = if needs_own {
             let layer = Layer::new("ActivationLayer", Family::Activation, Default::default());
             cx.net.add_layer(&format!("{onnx}_out"), &sym, layer)

@@ -188,12 +188,11 @@ fn sequence_input(cx: &mut Cx, name: &str, want: &[usize]) -> Result<Sym, String
         && x.src == name
         && cx.net.is_input(name)
         && cx.net.consumers(name) == 0
-        && !cx.net.syms.iter().any(|(k, s)| k != name && s.src == name);
+        && !cx.net.views_of(name).any(|k| k != name);
     if fresh_input {
         let s = cx
             .net
-            .syms
-            .get_mut(name)
+            .sym_mut(name)
             .ok_or_else(|| format!("input {name:?} is not available"))?;
         s.perm = want.to_vec();
         return Ok(s.clone());
@@ -338,7 +337,7 @@ fn add(cx: &mut Cx, hint: &str, x: &Sym, layer: Layer, wrap: bool) -> String {
     } else {
         layer
     };
-    cx.net.vertices.push(Vertex {
+    cx.net.push(Vertex {
         name: name.clone(),
         body: Body::Layer(layer),
         inputs: vec![x.src.clone()],
@@ -614,7 +613,7 @@ fn bidirectional(
     ]);
     let mut layer = Layer::new("recurrent.Bidirectional", Family::NoParams, fields);
     layer.params = params_all;
-    cx.net.vertices.push(Vertex {
+    cx.net.push(Vertex {
         name: name.clone(),
         body: Body::Layer(layer),
         inputs: vec![x.src.clone()],
@@ -709,13 +708,7 @@ pub fn gather(cx: &mut Cx, n: &ForeignNode) -> Done {
     }
     // Wrap the layer when every ONNX view of its output is read exactly along one chain ending
     // in this node: the views' reads are then the chain's links plus this one.
-    let views: Vec<&String> = cx
-        .net
-        .syms
-        .iter()
-        .filter(|(_, s)| s.src == x.src)
-        .map(|(k, _)| k)
-        .collect();
+    let views: Vec<&str> = cx.net.views_of(&x.src).collect();
     let reads: usize = views.iter().map(|v| cx.uses(v)).sum();
     let private = reads == views.len()
         && !views.iter().any(|v| cx.is_output(v))

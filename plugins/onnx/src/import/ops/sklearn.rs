@@ -179,7 +179,7 @@ pub fn translate(cx: &mut Cx, n: &ForeignNode) -> Done {
         }
         "Binarizer" => {
             let x = input(n, 0).ok_or("no input")?;
-            if !reads_dropped(cx, n) && !cx.net.syms.contains_key(x) {
+            if !reads_dropped(cx, n) && !cx.net.syms().contains_key(x) {
                 return Err(format!("input {x:?} is not available"));
             }
             drop_node(
@@ -204,7 +204,7 @@ pub fn post_processing(cx: &mut Cx, n: &ForeignNode) -> Done {
         let live: Vec<&String> = n
             .inputs
             .iter()
-            .filter(|i| cx.net.syms.contains_key(*i) && !cx.dropped.contains(*i))
+            .filter(|i| cx.net.syms().contains_key(*i) && !cx.dropped.contains(*i))
             .collect();
         if !live.is_empty() {
             return Err(format!(

@@ -113,7 +113,7 @@ fn flips(name: &str, bytes: &[u8], n: usize) -> Vec<Mutant> {
     offsets(bytes.len(), n)
         .into_iter()
         .flat_map(|at| {
-            [0xffu8, 0x80, 0x01].map(|mask| {
+            [0xffu8, 0x01].map(|mask| {
                 let mut b = bytes.to_vec();
                 b[at] ^= mask;
                 mutant(format!("{name} byte {at} ^ {mask:#04x}"), b)
@@ -259,7 +259,7 @@ fn zip_mutants(rel: &str) -> Vec<Mutant> {
         } else {
             inner.extend(truncations(&label, content, 6));
             inner.extend(flips(&label, content, 6));
-            inner.extend(huge_fields(&label, content, 64));
+            inner.extend(huge_fields(&label, content, 48));
         }
         for m in inner {
             let mut e = entries.clone();
@@ -408,6 +408,21 @@ fn exercise(path: &Path, bytes: &[u8]) -> Result<bool, String> {
         .map_err(|e| format!("our DL4J output does not read back: {e}"))?;
     if !same_values(&archive, &again) {
         return Err("parameters changed through DL4J -> DL4J".into());
+    }
+    // The other writers translate the configuration; mutants that only changed values (the
+    // most common kind that reads fine) would repeat the same translation, so each distinct
+    // configuration goes through them once.
+    thread_local! {
+        static EXPORTED: std::cell::RefCell<std::collections::HashSet<u64>> = Default::default();
+    }
+    let key = {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        archive.config.text().hash(&mut h);
+        h.finish()
+    };
+    if !EXPORTED.with(|e| e.borrow_mut().insert(key)) {
+        return Ok(true);
     }
     for id in ["safetensors", "onnx"] {
         let f = plugin::by_id(id).unwrap();

@@ -174,29 +174,13 @@ fn java_reads_every_compression() {
                 lines.push(format!(
                     "{reader} {name} {method} {} {:x}",
                     bytes.len(),
-                    crc32(bytes)
+                    common::crc32(bytes)
                 ));
             }
         }
         let got: Vec<&str> = std::str::from_utf8(&run.stdout).unwrap().lines().collect();
         assert_eq!(got, lines, "{}", c.name());
     }
-}
-
-/// CRC-32 the textbook way, independent of the writer's.
-fn crc32(b: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &x in b {
-        crc ^= x as u32;
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::fixture;
+use common::{fixture, listing};
 use dl4j::{Archive, Configuration, TensorData, WriteOptions};
 
 /// The iris MLP (three layers) widened to `width` units per layer: a real DL4J configuration
@@ -44,15 +44,6 @@ fn wide_model(dir: &Path, width: usize) -> PathBuf {
     let path = dir.join("wide.zip");
     dl4j::save(&archive, &path, None, &WriteOptions::default(), false).unwrap();
     path
-}
-
-fn listing(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
 }
 
 /// Starts `dl4j convert IN OUT ARGS`, waits for its temporary file to appear in `out`'s

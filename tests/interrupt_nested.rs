@@ -2,14 +2,9 @@
 //! only when the outer write lands, and an interrupt removes every unfinished output. Its own
 //! test binary: after the interrupt every write of the process fails.
 
-fn listing(dir: &std::path::Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
+mod common;
+
+use common::listing;
 
 #[test]
 fn a_file_written_inside_a_failed_or_interrupted_write_is_removed() {

@@ -296,7 +296,7 @@ fn rezip_raw_names(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
     let mut out = Vec::new();
     let mut central = Vec::new();
     for (name, data) in entries {
-        let crc = crc32(data);
+        let crc = common::crc32(data);
         let offset = out.len() as u32;
         let n = name.as_bytes();
         out.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
@@ -329,21 +329,6 @@ fn rezip_raw_names(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
     out.extend_from_slice(&cd_offset.to_le_bytes());
     out.extend_from_slice(&0u16.to_le_bytes());
     out
-}
-
-fn crc32(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
 }
 
 fn options() -> ReadOptions {

@@ -476,7 +476,7 @@ fn check(file_name: &str, mutants: Vec<Mutant>, min: usize) {
     assert!(largest <= ALLOC_LIMIT, "an allocation of {largest} bytes");
 }
 
-// Two tests so the test harness runs them side by side.
+// Several tests, so the test harness runs them side by side.
 #[test]
 fn mutated_legacy_and_graph_zips_fail_cleanly() {
     for rel in [
